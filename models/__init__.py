@@ -1,0 +1,10 @@
+"""Keras model families for attention against adversaries, built by name from a frozen config.
+
+Importing this package registers every family (the explicit import list below). Use
+`models.build(cfg, input_shape, num_classes)`; `python -m models` lists the families.
+"""
+
+from models import resnet  # noqa: F401  (registers the family)
+from models.registry import build, get, is_random_at_inference, names
+
+__all__ = ["build", "get", "is_random_at_inference", "names"]

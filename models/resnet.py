@@ -1,0 +1,169 @@
+"""ResNet backbones and the plain `resnet` family.
+
+Two backbones, as in the original system: `resnet20` (the CIFAR-style ResNet: a 3x3 stem and three
+stages of `blocks` basic blocks with widths w, 2w, 4w) for small inputs, and `resnet18` (the
+ImageNet-style ResNet: a 7x7/2 stem, a 3x3/2 max-pool and four stages of two basic blocks with
+widths w, 2w, 4w, 8w, every stage opening with a projection shortcut) for large ones. `auto` picks
+`resnet20` below 64 pixels and `resnet18` from there on. Width, depth and input size come from the
+config and the data; nothing is hard-coded. Other families reuse `backbone()` for their branches.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+import keras
+from keras import layers
+
+from models import registry
+
+BackboneName = Literal["auto", "resnet20", "resnet18"]
+BACKBONES = ("auto", "resnet20", "resnet18")
+AUTO_RESNET18_FROM = 64  # input side (pixels) from which `auto` picks the ImageNet-style ResNet18
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ResNetConfig:
+    """A plain ResNet classifier (the baseline every attention family is compared with)."""
+
+    kind: Literal["resnet"] = "resnet"
+    backbone: BackboneName = "auto"  # resnet20 (small inputs), resnet18 (large), auto by size
+    width: int = 16  # filters of the first stage: 16 for the original ResNet20, 64 for ResNet18
+    blocks: int = 0  # basic blocks per stage; 0 = the backbone's own (3 for resnet20, 2 for 18)
+    bn_momentum: float = 0.9  # Keras' 0.99 lags for the first epochs of short trials
+
+    def __post_init__(self) -> None:
+        check_backbone_fields(self.backbone, self.width, self.blocks, self.bn_momentum)
+
+    @classmethod
+    def tiny(cls) -> ResNetConfig:
+        return cls(backbone="resnet20", width=8, blocks=1)
+
+
+def check_backbone_fields(backbone: str, width: int, blocks: int, bn_momentum: float) -> None:
+    """Validates the backbone fields shared by every family that embeds a ResNet."""
+    if backbone not in BACKBONES:
+        raise ValueError(f"model.backbone={backbone!r} is not one of {', '.join(BACKBONES)}")
+    if not isinstance(width, int) or width < 1:
+        raise ValueError(f"model.width={width!r} must be a positive integer (e.g. 16 or 64)")
+    if not isinstance(blocks, int) or blocks < 0:
+        raise ValueError(f"model.blocks={blocks!r} must be >= 0 (0 = the backbone's default)")
+    if not 0.0 < bn_momentum < 1.0:
+        raise ValueError(f"model.bn_momentum={bn_momentum!r} must lie in (0, 1), e.g. 0.9")
+
+
+def resolve_backbone(backbone: str, image_size: int) -> str:
+    """Returns the concrete backbone name for `auto` at a given input side."""
+    if backbone != "auto":
+        return backbone
+    return "resnet18" if image_size >= AUTO_RESNET18_FROM else "resnet20"
+
+
+def _bn(momentum: float, name: str) -> layers.Layer:
+    return layers.BatchNormalization(momentum=momentum, epsilon=1.001e-5, name=name)
+
+
+def _basic_block(
+    x,
+    filters: int,
+    stride: int,
+    project: bool,
+    bn: float,
+    init: str,
+    name: str,
+    project_bn: bool = True,
+):
+    shortcut = x
+    if project:
+        shortcut = layers.Conv2D(
+            filters, 1, strides=stride, kernel_initializer=init, name=f"{name}_proj"
+        )(x)
+        if project_bn:  # ResNet18 normalises its projection; the CIFAR ResNet20 does not
+            shortcut = _bn(bn, f"{name}_proj_bn")(shortcut)
+    y = layers.Conv2D(
+        filters, 3, strides=stride, padding="same", kernel_initializer=init, name=f"{name}_conv1"
+    )(x)
+    y = layers.ReLU(name=f"{name}_relu1")(_bn(bn, f"{name}_bn1")(y))
+    y = layers.Conv2D(filters, 3, padding="same", kernel_initializer=init, name=f"{name}_conv2")(y)
+    y = _bn(bn, f"{name}_bn2")(y)
+    return layers.ReLU(name=f"{name}_out")(layers.Add(name=f"{name}_add")([shortcut, y]))
+
+
+def _resnet20_features(x, width: int, blocks: int, bn: float, name: str):
+    init = "he_normal"
+    x = layers.Conv2D(width, 3, padding="same", kernel_initializer=init, name=f"{name}_stem")(x)
+    x = layers.ReLU(name=f"{name}_stem_relu")(_bn(bn, f"{name}_stem_bn")(x))
+    for stage in range(3):
+        for block in range(blocks):
+            first = block == 0 and stage > 0
+            x = _basic_block(
+                x,
+                width * 2**stage,
+                2 if first else 1,
+                first,
+                bn,
+                init,
+                f"{name}_s{stage + 1}b{block + 1}",
+                project_bn=False,
+            )
+    return layers.GlobalAveragePooling2D(name=f"{name}_gap")(x)
+
+
+def _resnet18_features(x, width: int, blocks: int, bn: float, name: str):
+    init = "glorot_uniform"
+    x = layers.ZeroPadding2D(3, name=f"{name}_stem_pad")(x)
+    x = layers.Conv2D(width, 7, strides=2, kernel_initializer=init, name=f"{name}_stem")(x)
+    x = layers.ReLU(name=f"{name}_stem_relu")(_bn(bn, f"{name}_stem_bn")(x))
+    x = layers.ZeroPadding2D(1, name=f"{name}_pool_pad")(x)
+    x = layers.MaxPooling2D(3, strides=2, name=f"{name}_pool")(x)
+    for stage in range(4):
+        for block in range(blocks):
+            first = block == 0
+            stride = 2 if first and stage > 0 else 1
+            x = _basic_block(
+                x, width * 2**stage, stride, first, bn, init, f"{name}_s{stage + 1}b{block + 1}"
+            )
+    return layers.GlobalAveragePooling2D(name=f"{name}_gap")(x)
+
+
+def backbone(
+    input_shape: tuple[int, int, int],
+    *,
+    kind: str = "auto",
+    width: int = 16,
+    blocks: int = 0,
+    bn_momentum: float = 0.9,
+    name: str = "backbone",
+) -> keras.Model:
+    """Builds a ResNet feature extractor (image -> pooled features) as a reusable sub-model.
+
+    Calling the returned model on several tensors shares its weights, which is how families
+    with `shared=True` branches use it.
+    """
+    check_backbone_fields(kind, width, blocks, bn_momentum)
+    concrete = resolve_backbone(kind, min(input_shape[0], input_shape[1]))
+    features = _resnet18_features if concrete == "resnet18" else _resnet20_features
+    default_blocks = 2 if concrete == "resnet18" else 3
+    inputs = keras.Input(input_shape, name=f"{name}_input")
+    outputs = features(inputs, width, blocks or default_blocks, bn_momentum, name)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def classifier_head(features, num_classes: int, name: str = "logits"):
+    """The float32 logits layer every family ends with (float32 even under mixed precision)."""
+    return layers.Dense(num_classes, dtype="float32", name=name)(features)
+
+
+@registry.register("resnet", ResNetConfig, summary="plain ResNet20/ResNet18 baseline")
+def build_resnet(cfg: ResNetConfig, input_shape, num_classes: int) -> keras.Model:
+    inputs = keras.Input(input_shape, name="image")
+    net = backbone(
+        input_shape,
+        kind=cfg.backbone,
+        width=cfg.width,
+        blocks=cfg.blocks,
+        bn_momentum=cfg.bn_momentum,
+    )
+    logits = classifier_head(net(inputs), num_classes)
+    return keras.Model(inputs, {"logits": logits}, name="resnet")

@@ -1,0 +1,151 @@
+"""The study command line (`python sweeper/run.py STUDY.yaml ...`).
+
+Everything that can be checked is checked before Ray starts: the study file, every trial config
+it implies, the W&B mode and the storage location. `--dry-run` stops there and prints one JSON
+object per trial (bayes: the space and its trial count).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TF 2.21 ignores 2; 0 shows all
+log = logging.getLogger("sweeper")
+
+
+def project_dirs() -> list[Path]:
+    """Where a study path is looked up after the working directory."""
+    import sweeper
+
+    here = Path(sweeper.__file__).resolve().parent.parent
+    return [here] if (here / "search_spaces").is_dir() else []
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="sweeper/run.py",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("study", nargs="?", help="study file, e.g. search_spaces/demo.yaml")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="validate and print one JSON object per trial; start nothing",
+    )
+    p.add_argument(
+        "--smoke-test",
+        action="store_true",
+        help="tiny data, 2 epochs, smoke attack budget, at most 2 trials",
+    )
+    p.add_argument(
+        "--storage",
+        default="runs",
+        help="directory or URI (s3://, gs://) for results (default: ./runs)",
+    )
+    p.add_argument(
+        "--wandb",
+        default="auto",
+        choices=("auto", "online", "offline", "disabled"),
+        help="W&B mode; auto = online with an API key, else offline",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the study in its run folder (start it if there is none)",
+    )
+    p.add_argument(
+        "--address",
+        default=None,
+        help="Ray cluster address (`auto` on a cluster head); default: local Ray",
+    )
+    p.add_argument(
+        "--report",
+        metavar="RUN_DIR",
+        help="only (re)write the leaderboard of a finished run folder",
+    )
+    args = p.parse_args(argv)
+    if not args.study and not args.report:
+        p.error("give a study file (e.g. search_spaces/demo.yaml) or --report RUN_DIR")
+    return args
+
+
+def _storage(raw: str) -> str:
+    if "://" in raw:
+        return raw
+    return str(Path(raw).expanduser().resolve())
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    from sweeper import report
+    from sweeper.space import StudyError, load_study, trial_points
+    from sweeper.wandb_run import resolve_mode
+
+    study = None
+    try:
+        if args.study:
+            roots = project_dirs()
+            study = load_study(args.study, roots[0] if roots else None)
+        wandb_mode = resolve_mode(args.wandb)
+    except (StudyError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+    if args.report:
+        run_dir = Path(args.report)
+        metric, mode = (study.metric, study.mode) if study else ("adv_acc", "max")
+        try:
+            print(report.write(run_dir, metric, mode))
+        except FileNotFoundError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        return 0
+
+    if args.dry_run:
+        if study.method == "bayes":
+            space = {p.path: {"distribution": p.distribution, **p.spec} for p in study.params}
+            print(json.dumps({"method": "bayes", "trials": study.run_cap or 8, "space": space}))
+        else:
+            for point in trial_points(study):
+                print(json.dumps(point, sort_keys=True))
+        return 0
+
+    storage = _storage(args.storage)
+    run_dir = f"{storage}/{study.name}"
+    if "://" not in storage and Path(run_dir).exists() and not args.resume:
+        print(
+            f"error: {run_dir} already holds a run of study {study.name!r}; pass --resume to "
+            "continue it (finished trials are kept), or --storage to start elsewhere",
+            file=sys.stderr,
+        )
+        return 2
+
+    import ray
+
+    from sweeper.tune import run_study
+
+    ray.init(
+        address=args.address, include_dashboard=False, log_to_driver=True, configure_logging=False
+    )
+    log.info(
+        "study %s: %s search, W&B %s, results in %s", study.name, study.method, wandb_mode, run_dir
+    )
+    try:
+        results = run_study(
+            study, storage=storage, wandb_mode=wandb_mode, smoke=args.smoke_test, resume=args.resume
+        )
+    finally:
+        ray.shutdown()
+    errors = [r for r in results if r.error]
+    if "://" not in storage:
+        print(report.write(Path(run_dir), study.metric, study.mode))
+    if errors:
+        print(f"{len(errors)} trial(s) failed; see error.txt in their folders", file=sys.stderr)
+    return 1 if errors and len(errors) == len(results) else 0

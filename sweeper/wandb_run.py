@@ -1,0 +1,112 @@
+"""W&B runs written from the trial side: one run per trial, grouped by study.
+
+The mode is decided once on the driver (`resolve_mode`): `online` needs an API key and fails
+before anything starts without one; `auto` means online with a key and offline without. Inside a
+trial, `TrialRun` wraps a W&B run so that a W&B failure is logged and never ends the trial.
+Offline run folders land in the trial's own directory, under the study folder.
+"""
+
+from __future__ import annotations
+
+import logging
+import netrc
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+log = logging.getLogger(__name__)
+MODES = ("auto", "online", "offline", "disabled")
+
+
+def has_api_key() -> bool:
+    """Whether W&B credentials are configured (env var or a netrc entry for the W&B host)."""
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    host = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname
+    path = os.environ.get("NETRC", str(Path.home() / ".netrc"))
+    try:
+        return netrc.netrc(path).authenticators(host or "") is not None
+    except (FileNotFoundError, netrc.NetrcParseError, OSError):
+        return False
+
+
+def resolve_mode(requested: str) -> str:
+    """Turns `auto` into online/offline; `online` without credentials is an error."""
+    if requested not in MODES:
+        raise ValueError(f"--wandb={requested!r} is not one of {', '.join(MODES)}")
+    if os.environ.get("WANDB_MODE") in ("offline", "disabled") and requested == "auto":
+        return os.environ["WANDB_MODE"]
+    if requested == "auto":
+        return "online" if has_api_key() else "offline"
+    if requested == "online" and not has_api_key():
+        raise ValueError(
+            "--wandb=online but no W&B API key is configured; run `wandb login` or set "
+            "WANDB_API_KEY, or use --wandb offline (sync later with `wandb sync`)"
+        )
+    return requested
+
+
+def _numeric(metrics: dict[str, Any]) -> dict[str, float]:
+    return {k: v for k, v in metrics.items() if isinstance(v, int | float) and k != "epoch"}
+
+
+class TrialRun:
+    """A W&B run for one trial that never raises into the trial."""
+
+    def __init__(
+        self,
+        *,
+        mode: str,
+        directory: Path,
+        project: str,
+        group: str,
+        name: str,
+        run_id: str,
+        config: dict[str, Any],
+    ) -> None:
+        self._run = None
+        if mode == "disabled":
+            return
+        try:
+            import wandb
+
+            directory.mkdir(parents=True, exist_ok=True)
+            self._run = wandb.init(
+                mode=mode,
+                dir=str(directory),
+                project=project,
+                group=group,
+                name=name,
+                id=run_id,
+                resume="allow",
+                config=config,
+                settings=wandb.Settings(console="off", silent=True, x_disable_stats=True),
+            )
+        except Exception as err:  # W&B must never end a trial
+            log.warning("W&B run could not start (%s); continuing without W&B", err)
+
+    def log(self, metrics: dict[str, Any], step: int) -> None:
+        if self._run is None:
+            return
+        try:
+            self._run.log(_numeric(metrics), step=step)
+            text = {k: v for k, v in metrics.items() if isinstance(v, str)}
+            if text:
+                self._run.summary.update(text)
+        except Exception as err:
+            log.warning("W&B log failed (%s); continuing", err)
+
+    def finish(self, exit_code: int = 0) -> None:
+        if self._run is None:
+            return
+        try:
+            import wandb
+
+            self._run.finish(exit_code=exit_code)
+            # Stop W&B's service now: left to its atexit hook, it races the worker's shutdown
+            # and prints ConnectionResetError tracebacks.
+            wandb.teardown(exit_code)
+        except Exception as err:
+            log.warning("W&B finish failed (%s)", err)
+        self._run = None

@@ -1,0 +1,167 @@
+"""Study files are validated up front, with errors that name the problem."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sweeper.space import StudyError, load_study, trial_points
+from trial.config import TrialConfig
+
+PROJECT = Path(__file__).resolve().parents[2]
+STUDIES = sorted((PROJECT / "search_spaces").glob("*.yaml"))
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "study.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("path", STUDIES, ids=lambda p: p.name)
+def test_every_shipped_study_validates(path):
+    study = load_study(path)
+    if study.method != "bayes":
+        for point in trial_points(study):
+            TrialConfig.from_dict(point)
+
+
+def test_grid_points_are_deduplicated(tmp_path):
+    study = load_study(
+        write(
+            tmp_path,
+            """
+method: grid
+parameters:
+  model.kind: {values: [resnet]}
+  model.width: {values: [8, 16, 8]}
+  attack.eps: {values: [8/255, 0.03137254901960784]}
+""",
+        )
+    )
+    points = trial_points(study)
+    assert [p["model.width"] for p in points] == [8, 16]
+    assert all(p["attack.eps"] == pytest.approx(8 / 255) for p in points)
+
+
+def test_random_samples_are_seeded(tmp_path):
+    text = """
+method: random
+run_cap: 5
+seed: {seed}
+parameters:
+  train.learning_rate: {{distribution: log_uniform_values, min: 1e-4, max: 1e-2}}
+  model.width: {{distribution: int_uniform, min: 4, max: 32}}
+"""
+    a = trial_points(load_study(write(tmp_path, text.format(seed=1))))
+    b = trial_points(load_study(write(tmp_path, text.format(seed=1))))
+    c = trial_points(load_study(write(tmp_path, text.format(seed=2))))
+    assert a == b != c and len(a) == 5
+    assert all(1e-4 <= p["train.learning_rate"] <= 1e-2 and 4 <= p["model.width"] <= 32 for p in a)
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        (
+            "method: grid\nparameters: {train.epochz: {values: [1]}}",
+            "unknown parameter 'train.epochz'",
+        ),
+        ("method: grid\nparameters: {trainer.epochs: {values: [1]}}", "not a TrialConfig path"),
+        (
+            "method: random\nparameters: {train.learning_rate: {distribution: uniform, min: 1}}",
+            "takes exactly \\['max', 'min'\\]",
+        ),
+        (
+            "method: random\nparameters:\n  train.learning_rate:\n"
+            "    {distribution: gamma, min: 0, max: 1}",
+            "distribution='gamma' is not supported",
+        ),
+        (
+            "method: random\nparameters: {train.learning_rate: {min: 1.0, max: 0.1}}",
+            "min=1.0 is larger than max=0.1",
+        ),
+        (
+            "method: grid\nparameters: {train.learning_rate: {min: 0.1, max: 1.0}}",
+            "grid search needs `values`",
+        ),
+        ("method: grid\nparameters: {train.epochs: {values: [0]}}", "train.epochs=0 must be >= 1"),
+        ("method: grid\nparameters: {model.kind: {values: [vgg]}}", "unknown model.kind 'vgg'"),
+        ("method: sweep\nparameters: {seed: {value: 1}}", "method='sweep'"),
+        (
+            "method: grid\nprogram: x.py\nparameters: {seed: {value: 1}}",
+            "unknown field\\(s\\) \\['program'\\]",
+        ),
+        (
+            "method: grid\nparameters: {seed: {value: 1}}\n"
+            "early_terminate: {type: hyperband, min_iter: 0}",
+            "early_terminate.min_iter=0",
+        ),
+        (
+            "method: grid\nparameters: {seed: {value: 1}}\n"
+            "early_terminate: {max_iter: 2, patience: 3}",
+            "unknown field\\(s\\) \\['patience'\\]",
+        ),
+        (
+            "method: grid\nparameters: {train.epochs: {value: 5}}\nearly_terminate: {max_iter: 2}",
+            "max_iter=2 is below the longest train.epochs=5",
+        ),
+        ("method: [grid", "not valid YAML"),
+    ],
+)
+def test_bad_studies_fail_with_a_named_problem(tmp_path, text, needle):
+    with pytest.raises(StudyError, match=needle):
+        load_study(write(tmp_path, text))
+
+
+def test_missing_file_says_where_it_looked():
+    with pytest.raises(StudyError, match="does not exist"):
+        load_study("search_spaces/nope.yaml", PROJECT)
+
+
+def test_study_paths_resolve_against_the_project(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert load_study("search_spaces/demo.yaml", PROJECT).name == "demo"
+    assert load_study("demo.yaml", PROJECT).name == "demo"
+
+
+def run_cli(*args: str, cwd: Path = PROJECT) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(PROJECT / "sweeper" / "run.py"), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_dry_run_prints_one_json_per_trial_and_starts_no_ray(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "import runpy, sys\n"
+        f"sys.argv = ['run.py', '{PROJECT / 'search_spaces' / 'demo.yaml'}', '--dry-run']\n"
+        "try:\n"
+        f"    runpy.run_path('{PROJECT / 'sweeper' / 'run.py'}', run_name='__main__')\n"
+        "except SystemExit as e:\n"
+        "    assert e.code == 0, e.code\n"
+        "assert 'ray' not in sys.modules, 'dry run imported ray'\n"
+    )
+    out = subprocess.run(
+        [sys.executable, str(probe)], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    assert len(lines) == len(trial_points(load_study(PROJECT / "search_spaces/demo.yaml")))
+    assert all(line["model.kind"] == "resnet" for line in lines)
+
+
+def test_bad_study_fails_fast_without_ray(tmp_path):
+    bad = write(tmp_path, "method: grid\nparameters: {model.widht: {values: [8]}}")
+    out = run_cli(str(bad), "--storage", str(tmp_path / "runs"))
+    assert out.returncode == 2
+    assert "unknown parameter 'model.widht'" in out.stderr
+    assert not (tmp_path / "runs").exists()

@@ -1,0 +1,212 @@
+"""The typed, frozen `TrialConfig` and its one strict dict boundary.
+
+A trial's config has four sections (`model`, `data`, `train`, `attack`) and a `seed`. The model
+section is a tagged union: `model.kind` picks a registered family, whose own config class then
+accepts only its own fields. `from_dict` takes nested dicts or flat dotted keys (`model.kind`),
+coerces strings such as `8/255`, and rejects unknown keys with a message that names the key and
+the allowed ones. `to_dict` is the flat, JSON-safe view logged to Tune and W&B.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import typing
+from typing import Any
+
+import models
+from attacks.config import AttackConfig
+from trial.data.config import DataConfig
+
+OPTIMIZERS = ("adam", "sgd")
+SCHEDULES = ("constant", "cosine")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    """How a trial trains."""
+
+    epochs: int = 8
+    batch_size: int = 128
+    optimizer: str = "adam"  # adam | sgd (momentum 0.9)
+    learning_rate: float = 1e-3
+    lr_schedule: str = "cosine"  # constant | cosine (decay to 0 over all epochs)
+    weight_decay: float = 0.0  # decoupled (AdamW-style) weight decay
+    augment: bool = False  # random shifts of up to 1/16 of the side (+ flips, natural images)
+    adversarial: bool = False  # PGD adversarial training at attack.eps (Madry et al.)
+    adv_steps: int = 5  # PGD steps per training batch when adversarial
+    mixed_precision: str = "auto"  # auto (on with a GPU) | on | off; losses stay float32
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise ValueError(f"train.epochs={self.epochs} must be >= 1")
+        if self.batch_size < 1:
+            raise ValueError(f"train.batch_size={self.batch_size} must be >= 1")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(
+                f"train.optimizer={self.optimizer!r} is not one of {', '.join(OPTIMIZERS)}"
+            )
+        if self.lr_schedule not in SCHEDULES:
+            raise ValueError(
+                f"train.lr_schedule={self.lr_schedule!r} is not one of {', '.join(SCHEDULES)}"
+            )
+        if not self.learning_rate > 0:
+            raise ValueError(f"train.learning_rate={self.learning_rate} must be > 0")
+        if self.weight_decay < 0:
+            raise ValueError(f"train.weight_decay={self.weight_decay} must be >= 0")
+        if self.adv_steps < 1:
+            raise ValueError(f"train.adv_steps={self.adv_steps} must be >= 1")
+        if self.mixed_precision not in ("auto", "on", "off"):
+            raise ValueError(
+                f"train.mixed_precision={self.mixed_precision!r} is not one of auto, on, off"
+            )
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TrialConfig:
+    """Everything one trial needs; equal configs give the same trial."""
+
+    model: Any = dataclasses.field(default_factory=lambda: models.get("resnet").config_cls())
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    attack: AttackConfig = dataclasses.field(default_factory=AttackConfig)
+    seed: int = 0
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrialConfig:
+        """Builds a config from nested dicts and/or dotted keys; unknown keys are errors."""
+        tree = nest(data)
+        unknown = sorted(set(tree) - {"model", "data", "train", "attack", "seed"})
+        if unknown:
+            raise ValueError(
+                f"unknown config key(s) {unknown}; top-level keys are model, data, train, "
+                "attack, seed"
+            )
+        model = dict(tree.get("model", {}))
+        family = models.get(model.pop("kind", "resnet"))
+        return cls(
+            model=_build(family.config_cls, model, "model", fixed={"kind": family.name}),
+            data=_build(DataConfig, tree.get("data", {}), "data"),
+            train=_build(TrainConfig, tree.get("train", {}), "train"),
+            attack=_build(AttackConfig, tree.get("attack", {}), "attack"),
+            seed=_coerce(tree.get("seed", 0), int, "seed"),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The flat dotted view, e.g. {"model.kind": "resnet", ..., "seed": 0}."""
+        flat: dict[str, Any] = {}
+        for section in ("model", "data", "train", "attack"):
+            for key, value in dataclasses.asdict(getattr(self, section)).items():
+                flat[f"{section}.{key}"] = list(value) if isinstance(value, tuple) else value
+        flat["seed"] = self.seed
+        return flat
+
+    def replace(self, **dotted: Any) -> TrialConfig:
+        """A copy with dotted keys overridden, validated like `from_dict`."""
+        return TrialConfig.from_dict({**self.to_dict(), **dotted})
+
+
+def nest(data: dict[str, Any]) -> dict[str, Any]:
+    """Turns dotted keys into nested dicts ({"a.b": 1} -> {"a": {"b": 1}})."""
+    tree: dict[str, Any] = {}
+    for key, value in data.items():
+        head, _, rest = str(key).partition(".")
+        if rest:
+            branch = tree.setdefault(head, {})
+            if not isinstance(branch, dict):
+                raise ValueError(f"config key {key!r} conflicts with a value for {head!r}")
+            branch.update(nest({rest: value}))
+        elif isinstance(value, dict):
+            tree.setdefault(head, {}).update(nest(value))
+        else:
+            tree[head] = value
+    return tree
+
+
+def _build(config_cls: type, values: dict[str, Any], section: str, fixed: dict | None = None):
+    if not isinstance(values, dict):
+        raise ValueError(f"config section {section!r} must be a mapping, got {values!r}")
+    hints = typing.get_type_hints(config_cls)
+    names = [f.name for f in dataclasses.fields(config_cls) if f.name not in (fixed or {})]
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        where = f"{section} (kind {fixed['kind']!r})" if fixed else section
+        raise ValueError(
+            f"unknown key(s) {', '.join(f'{section}.{k}' for k in unknown)} for {where}; "
+            f"allowed: {', '.join(f'{section}.{n}' for n in sorted(names))}"
+        )
+    kwargs = {k: _coerce(v, hints[k], f"{section}.{k}") for k, v in values.items()}
+    return config_cls(**kwargs, **(fixed or {}))
+
+
+def _coerce(value: Any, hint: Any, key: str) -> Any:
+    """Converts a YAML/CLI/Tune value to the field's type, or raises naming the key."""
+    origin = typing.get_origin(hint)
+    if origin is typing.Literal:
+        allowed = typing.get_args(hint)
+        if value not in allowed:
+            raise ValueError(f"{key}={value!r} is not one of {', '.join(map(repr, allowed))}")
+        return value
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise ValueError(f"{key}={value!r} must be a list")
+        (inner, *_) = typing.get_args(hint) or (Any,)
+        return tuple(_coerce(v, inner, key) for v in value)
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        if value in (0, 1, "0", "1", "true", "false", "True", "False"):
+            return str(value).lower() in ("1", "true")
+        raise ValueError(f"{key}={value!r} must be a boolean (true/false or 1/0)")
+    if hint is int:
+        if isinstance(value, bool) or not _is_integral(value):
+            raise ValueError(f"{key}={value!r} must be an integer")
+        return int(float(value))
+    if hint is float:
+        return _to_float(value, key)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ValueError(f"{key}={value!r} must be a string")
+        return value
+    return value
+
+
+def _is_integral(value: Any) -> bool:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return False
+    return math.isfinite(number) and number == int(number)
+
+
+def _to_float(value: Any, key: str) -> float:
+    if isinstance(value, str) and "/" in value:
+        num, _, den = value.partition("/")
+        try:
+            return float(num) / float(den)
+        except (ValueError, ZeroDivisionError):
+            pass
+    elif not isinstance(value, bool):
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            pass
+    raise ValueError(f"{key}={value!r} must be a number (a fraction like 8/255 is fine)")
+
+
+def drop_inapplicable(flat: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Splits flat dotted keys into those the chosen `model.kind` has and those it lacks.
+
+    A study may vary `model.num_transformers` across kinds that include `resnet`, which has no
+    such field; the sweeper drops such keys (and logs them) instead of failing the trial.
+    """
+    family = models.get(flat.get("model.kind", "resnet"))
+    fields = {f.name for f in dataclasses.fields(family.config_cls)}
+    kept, dropped = {}, []
+    for key, value in flat.items():
+        section, _, name = key.partition(".")
+        if section == "model" and name not in fields:
+            dropped.append(key)
+        else:
+            kept[key] = value
+    return kept, sorted(dropped)

@@ -1,0 +1,156 @@
+"""One trial: train a model, attack it, report. No Ray and no W&B in here.
+
+`run_trial(cfg, reporter)` is a function of its config plus injected I/O: the reporter receives
+one metrics dict per epoch (with the checkpoint written for it), and the last epoch's report also
+carries the final clean and adversarial accuracy on the test subset, so a scheduler that stops a
+trial at its last epoch never cuts the final attack off. A diverged trial (NaN loss) ends with
+status `diverged` instead of raising.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import models
+from attacks import LinfPGD, evaluate, predict
+from trial import metrics as M
+from trial import train as T
+from trial.config import TrialConfig
+from trial.data import Data, load
+
+log = logging.getLogger(__name__)
+
+
+class Reporter(Protocol):
+    """Where a trial sends its per-epoch metrics and checkpoints."""
+
+    def report(self, metrics: dict[str, Any], checkpoint: Path | None) -> None: ...
+
+
+class ListReporter:
+    """Keeps every report in memory (tests) and logs a progress line per epoch."""
+
+    def __init__(self) -> None:
+        self.reports: list[dict[str, Any]] = []
+        self.checkpoints: list[Path | None] = []
+
+    def report(self, metrics: dict[str, Any], checkpoint: Path | None) -> None:
+        self.reports.append(dict(metrics))
+        self.checkpoints.append(checkpoint)
+        shown = {k: v for k, v in metrics.items() if isinstance(v, float | int)}
+        log.info("epoch %s: %s", metrics.get(M.EPOCH), shown)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrialResult:
+    """The outcome of a trial: its status, epochs run and the final metrics."""
+
+    status: str  # completed | diverged
+    epochs_run: int
+    metrics: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"status": self.status, "epochs_run": self.epochs_run, **self.metrics}
+
+
+def configure_precision(cfg: TrialConfig) -> str:
+    """Sets the Keras dtype policy; `auto` means mixed float16 only when a GPU is present."""
+    wanted = cfg.train.mixed_precision
+    on = wanted == "on" or (wanted == "auto" and bool(tf.config.list_physical_devices("GPU")))
+    policy = "mixed_float16" if on else "float32"
+    keras.mixed_precision.set_global_policy(policy)
+    return policy
+
+
+def final_evaluation(cfg: TrialConfig, model, data: Data) -> dict[str, Any]:
+    """Clean and adversarial accuracy on the test subset at the configured budget."""
+    plan = cfg.attack.plan
+    test = data.test.take(plan.n_test)
+    fn = T.logits_fn(model)
+    attack = LinfPGD(
+        fn, eps=cfg.attack.eps, steps=plan.steps, restarts=plan.restarts, seed=cfg.seed + 1
+    )
+    result = evaluate(fn, attack, test.images, test.labels, cfg.attack.batch_size)
+    return {
+        M.CLEAN_ACC: result.clean_acc,
+        M.ADV_ACC: result.adv_acc,
+        M.adv_key(cfg.attack.norm, "pgd", cfg.attack.eps): result.adv_acc,
+        M.ATTACK_BUDGET: plan.name,
+        "n_test": len(test),
+    }
+
+
+def run_trial(
+    cfg: TrialConfig,
+    reporter: Reporter,
+    *,
+    checkpoint_dir: Path | str,
+    resume_from: Path | str | None = None,
+) -> TrialResult:
+    """Trains, attacks and reports one trial.
+
+    Args:
+        cfg: the trial's config.
+        reporter: receives one metrics dict (and checkpoint path) per epoch.
+        checkpoint_dir: where epoch checkpoints go (last two and the best are kept).
+        resume_from: a checkpoint to continue from; by default the latest one in
+            `checkpoint_dir`, if any.
+    """
+    checkpoint_dir = Path(checkpoint_dir)
+    keras.utils.set_random_seed(cfg.seed)
+    configure_precision(cfg)
+    data = load(cfg.data)
+    model = models.build(cfg.model, data.input_shape, data.num_classes)
+    steps = (data.train_size or 50_000) // cfg.train.batch_size
+    if steps < 1:
+        raise ValueError(
+            f"train.batch_size={cfg.train.batch_size} exceeds data.train_size="
+            f"{data.train_size}: no full batch to train on; lower the batch size"
+        )
+    optimizer = T.make_optimizer(cfg, steps)
+    trainer = T.Trainer(model, optimizer, cfg)
+
+    state: dict[str, Any] = {"epoch": 0, "best_epoch": None, "best": -1.0, "history": []}
+    resume = Path(resume_from) if resume_from else T.latest_checkpoint(checkpoint_dir)
+    if resume is not None:
+        state = T.restore_checkpoint(resume, model, optimizer)
+        log.info("resumed from %s at epoch %d", resume, state["epoch"])
+
+    fn = T.logits_fn(model)
+    val = data.val
+    val_batch = val.take(cfg.attack.val_examples)
+    val_attack = LinfPGD(fn, eps=cfg.attack.eps, steps=cfg.attack.val_steps, seed=cfg.seed)
+    metrics: dict[str, Any] = dict(state["history"][-1]) if state["history"] else {}
+
+    for epoch in range(state["epoch"] + 1, cfg.train.epochs + 1):
+        started = time.perf_counter()
+        batches = data.train_batches(cfg.train.batch_size, cfg.seed + epoch, cfg.train.augment)
+        loss = trainer.train_epoch(batches)
+        metrics = {M.EPOCH: epoch, M.TRAIN_LOSS: loss, "time/epoch_s": 0.0}
+        if not math.isfinite(loss):
+            metrics[M.STATUS] = "diverged"
+            reporter.report(metrics, None)
+            return TrialResult("diverged", epoch, metrics)
+        metrics[M.VAL_CLEAN_ACC] = float(np.mean(predict(fn, val.images) == val.labels))
+        adv = evaluate(fn, val_attack, val_batch.images, val_batch.labels, len(val_batch))
+        metrics[M.VAL_ADV_ACC] = adv.adv_acc
+        metrics["time/epoch_s"] = time.perf_counter() - started
+        if epoch == cfg.train.epochs:
+            metrics.update(final_evaluation(cfg, model, data))
+            metrics[M.STATUS] = "completed"
+        if metrics[M.VAL_CLEAN_ACC] > state["best"]:
+            state["best"], state["best_epoch"] = metrics[M.VAL_CLEAN_ACC], epoch
+        state["epoch"] = epoch
+        state["history"].append(metrics)
+        path = T.save_checkpoint(checkpoint_dir, epoch, model, optimizer, state)
+        reporter.report(metrics, path)
+    return TrialResult("completed", state["epoch"], metrics)
