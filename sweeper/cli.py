@@ -10,11 +10,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TF 2.21 ignores 2; 0 shows all
 log = logging.getLogger("sweeper")
 
 

@@ -78,7 +78,6 @@ def make_trainable(study: Study, wandb_mode: str, storage: str):
     local_storage = None if "://" in storage else Path(storage) / name
 
     def trainable(config: dict[str, Any]) -> None:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TF 2.21 ignores 2; 0 shows all
         logging.basicConfig(level=logging.INFO)
         _threads(cpus)
         from ray import tune

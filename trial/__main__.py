@@ -12,13 +12,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 
 import yaml
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TF 2.21 ignores 2; 0 shows all
 
 LEGACY_MODELS = {"resnet", "resnet_cifar", "ecnn", "parallel_transformers", "multi_gaze"}
 LEGACY_DATASETS = {"cifar10": "cifar10", "imagenette": "imagenette"}

@@ -18,10 +18,11 @@ def test_resnet18_320_has_the_original_parameter_count():
     assert round(trainable_params(model) / 1e6, 2) == 11.19
 
 
-@pytest.mark.parametrize(("width", "millions"), [(16, 0.27), (32, 1.08)])
+@pytest.mark.parametrize(("width", "millions"), [(16, 0.27), (21, 0.47), (22, 0.51), (32, 1.08)])
 def test_resnet20_parameter_counts(width, millions):
+    # The original's figures are given to two decimals (1.0858 M is quoted as 1.08 M).
     model = models.build(ResNetConfig(backbone="resnet20", width=width), (32, 32, 3), 10)
-    assert round(trainable_params(model) / 1e6, 2) == millions
+    assert trainable_params(model) / 1e6 == pytest.approx(millions, abs=0.006)
 
 
 def test_auto_backbone_follows_input_size():
