@@ -9,6 +9,7 @@ status `diverged` instead of raising.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import math
@@ -62,10 +63,22 @@ class TrialResult:
         return {"status": self.status, "epochs_run": self.epochs_run, **self.metrics}
 
 
+def configure_devices() -> list:
+    """Lets TensorFlow grow GPU memory on demand, so trials sharing a GPU (fractional
+    `resources.gpu`) do not each grab all of it. Ray sets CUDA_VISIBLE_DEVICES per trial."""
+    gpus = tf.config.list_physical_devices("GPU")
+    for gpu in gpus:
+        # RuntimeError: already initialised in this process; keep its setting.
+        with contextlib.suppress(RuntimeError):
+            tf.config.experimental.set_memory_growth(gpu, True)
+    return gpus
+
+
 def configure_precision(cfg: TrialConfig) -> str:
-    """Sets the Keras dtype policy; `auto` means mixed float16 only when a GPU is present."""
+    """Sets the Keras dtype policy; `auto` means mixed float16 only when a GPU is present.
+    Logits stay float32 (every family's head is float32) and so do all losses."""
     wanted = cfg.train.mixed_precision
-    on = wanted == "on" or (wanted == "auto" and bool(tf.config.list_physical_devices("GPU")))
+    on = wanted == "on" or (wanted == "auto" and bool(configure_devices()))
     policy = "mixed_float16" if on else "float32"
     keras.mixed_precision.set_global_policy(policy)
     return policy
