@@ -4,7 +4,12 @@ Importing this package registers every family (the explicit import list below). 
 `models.build(cfg, input_shape, num_classes)`; `python -m models` lists the families.
 """
 
-from models import resnet  # noqa: F401  (registers the family)
+from models import (  # noqa: F401  (each import registers its family)
+    coarse_fixations,
+    cortical,
+    resnet,
+    retinal,
+)
 from models.registry import build, get, is_random_at_inference, names
 
 __all__ = ["build", "get", "is_random_at_inference", "names"]

@@ -1,9 +1,10 @@
 """The compiled training loop: optimiser and schedule, one train step, checkpoints.
 
 `train_step` is one `tf.function`: optional PGD adversarial examples, the forward pass, the
-float32 cross-entropy on logits plus any losses the model adds (e.g. a gaze prior), and the
-update. Checkpoints hold the model weights, the optimiser state and the trial's history; the
-directory keeps the last two epochs and the best one.
+float32 cross-entropy on logits (plus the sum of per-scale cross-entropies when the model has
+auxiliary heads) plus any losses the model adds (e.g. a gaze prior), and the update.
+Checkpoints hold the model weights, the optimiser state and the trial's history; the directory
+keeps the last two epochs and the best one.
 """
 
 from __future__ import annotations
@@ -40,6 +41,15 @@ def make_optimizer(cfg: TrialConfig, steps_per_epoch: int) -> keras.optimizers.O
     return opt
 
 
+def cross_entropy(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
+    """Mean softmax cross-entropy, always computed in float32."""
+    return tf.reduce_mean(
+        tf.nn.sparse_softmax_cross_entropy_with_logits(
+            labels=labels, logits=tf.cast(logits, tf.float32)
+        )
+    )
+
+
 def logits_fn(model: keras.Model):
     """Inference-mode logits in float32 (what attacks and evaluation call)."""
 
@@ -68,10 +78,13 @@ class Trainer:
         variables = self.model.trainable_variables
         with tf.GradientTape() as tape:
             outputs = self.model(images, training=True)
-            logits = tf.cast(outputs["logits"], tf.float32)
-            loss = tf.reduce_mean(
-                tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
-            )
+            loss = cross_entropy(outputs["logits"], labels)
+            if "aux_logits" in outputs:  # (B, S, classes): one auxiliary head per scale
+                aux = tf.cast(outputs["aux_logits"], tf.float32)
+                scales = tf.shape(aux)[1]
+                loss += tf.cast(scales, tf.float32) * cross_entropy(
+                    tf.reshape(aux, [-1, tf.shape(aux)[-1]]), tf.repeat(labels, scales)
+                )
             if self.model.losses:
                 loss += tf.add_n([tf.cast(x, tf.float32) for x in self.model.losses])
             scaled = (

@@ -1,0 +1,73 @@
+"""The `retinal` family: the non-uniform retinal warp around a gaze, then a ResNet.
+
+The warp r' = a·r² + b·r (a, b fitted for the input side) samples densely at the fovea and
+sparsely in the periphery, with the output the size of the input. Training draws a random gaze
+per image inside ±gaze_range (the original: ±80 px of 160, i.e. 0.5); evaluation looks at the
+fixed `eval_gazes`. `sampling` picks nearest (the original) or bilinear (the fork's).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+import keras
+
+from models import registry
+from models.fixations import FixationGazes, FoldViews, MeanOverViews, check_fixation_fields
+from models.resnet import backbone, check_backbone_fields, classifier_head
+from models.retina import RetinalWarp
+
+SAMPLINGS = ("nearest", "bilinear")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RetinalConfig:
+    """Retinal sampling around a fixation, classified by a ResNet."""
+
+    kind: Literal["retinal"] = "retinal"
+    sampling: str = "nearest"  # nearest (original) | bilinear (differentiable in the gaze)
+    gaze_range: float = 0.5  # random-gaze half-range in half-size units (80 / 160 originally)
+    eval_gazes: str = "centre"  # centre | ensemble5 (original's 5 fixed gazes) | random
+    backbone: str = "auto"
+    width: int = 16
+    blocks: int = 0
+    bn_momentum: float = 0.9
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.sampling not in SAMPLINGS:
+            raise ValueError(f"model.sampling={self.sampling!r} is not one of nearest, bilinear")
+        check_fixation_fields(self.gaze_range, self.eval_gazes)
+        check_backbone_fields(self.backbone, self.width, self.blocks, self.bn_momentum)
+
+    @classmethod
+    def tiny(cls) -> RetinalConfig:
+        return cls(backbone="resnet20", width=8, blocks=1)
+
+
+@registry.register(
+    "retinal",
+    RetinalConfig,
+    summary="retinal warp around a random (train) / fixed (eval) gaze, then ResNet",
+    random_at_inference=lambda cfg: cfg.eval_gazes == "random",
+)
+def build_retinal(cfg: RetinalConfig, input_shape, num_classes: int):
+    if input_shape[0] != input_shape[1]:
+        raise ValueError(
+            f"model.kind=retinal fits its warp for square inputs; got {input_shape[0]}x"
+            f"{input_shape[1]}: set data.image_size to a square side"
+        )
+    images = keras.Input(input_shape, name="image")
+    gazes = FixationGazes(cfg.gaze_range, cfg.eval_gazes, cfg.seed, name="gazes")(images)
+    warped = RetinalWarp(sampling=cfg.sampling, name="retina")([images, gazes])
+    net = backbone(
+        input_shape,
+        kind=cfg.backbone,
+        width=cfg.width,
+        blocks=cfg.blocks,
+        bn_momentum=cfg.bn_momentum,
+    )
+    logits = classifier_head(net(FoldViews(name="fold")(warped)), num_classes)
+    logits = MeanOverViews(name="logits_mean")([logits, gazes])
+    return keras.Model(images, {"logits": logits, "gazes": gazes}, name="retinal")
