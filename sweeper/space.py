@@ -129,16 +129,16 @@ def _fail(path: Path, msg: str) -> StudyError:
 def resolve_path(study: str | Path, project_dir: Path | None = None) -> Path:
     """Finds a study file: as given (relative to the working directory), then in the project."""
     candidate = Path(study)
-    if candidate.is_file():
-        return candidate.resolve()
+    searched = [Path.cwd()]
     if project_dir is not None and not candidate.is_absolute():
-        for base in (project_dir, project_dir / "search_spaces"):
-            if (base / candidate).is_file():
-                return (base / candidate).resolve()
+        searched += [project_dir, project_dir / "search_spaces"]
+    for base in searched:
+        if (base / candidate).is_file():
+            return (base / candidate).resolve()
+    where = ", ".join(dict.fromkeys(str(p) for p in searched))
     raise StudyError(
-        f"study file {str(study)!r} does not exist (looked in {Path.cwd()}"
-        + (f" and {project_dir}" if project_dir else "")
-        + "); studies live in search_spaces/, e.g. search_spaces/demo.yaml"
+        f"study file {str(study)!r} does not exist (looked in {where}); studies live in "
+        "search_spaces/, e.g. search_spaces/demo.yaml"
     )
 
 
