@@ -28,6 +28,8 @@ class Family:
         random_at_inference: whether a config of this family draws randomness when evaluated,
             so that attacks must use EOT and accuracy must be averaged over draws.
         summary: one line for `python -m models`.
+        learned_gazes: whether the family predicts its gazes/θ from the image (so trials
+            report gaze-collapse metrics); fixed-fixation families look where they are told.
     """
 
     name: str
@@ -35,6 +37,7 @@ class Family:
     build: Builder
     random_at_inference: Callable[[Any], bool]
     summary: str
+    learned_gazes: bool = False
 
     def config_fields(self) -> dict[str, Any]:
         """Returns the family's config fields and their defaults (without `kind`)."""
@@ -54,6 +57,7 @@ def register(
     *,
     summary: str,
     random_at_inference: Callable[[Any], bool] = lambda cfg: False,
+    learned_gazes: bool = False,
 ) -> Callable[[Builder], Builder]:
     """Registers a family's builder under `name`; use as a decorator on the builder."""
     if not dataclasses.is_dataclass(config_cls) or not hasattr(config_cls, "tiny"):
@@ -65,7 +69,9 @@ def register(
     def decorator(build: Builder) -> Builder:
         if name in _FAMILIES:
             raise ValueError(f"model family {name!r} is registered twice; names must be unique")
-        _FAMILIES[name] = Family(name, config_cls, build, random_at_inference, summary)
+        _FAMILIES[name] = Family(
+            name, config_cls, build, random_at_inference, summary, learned_gazes
+        )
         return build
 
     return decorator

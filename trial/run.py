@@ -26,7 +26,8 @@ from attacks import LinfPGD, evaluate, predict
 from trial import metrics as M
 from trial import train as T
 from trial.config import TrialConfig
-from trial.data import Data, load
+from trial.data import Data, Split, load
+from trial.gaze_metrics import gaze_metrics, stn_metrics
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,21 @@ def configure_precision(cfg: TrialConfig) -> str:
     policy = "mixed_float16" if on else "float32"
     keras.mixed_precision.set_global_policy(policy)
     return policy
+
+
+def attention_metrics(model, split: Split, batch_size: int = 256) -> dict[str, float]:
+    """Gaze-collapse metrics of a model that predicts gazes, on a fixed batch of images."""
+    outputs: dict[str, list[np.ndarray]] = {}
+    for start in range(0, len(split), batch_size):
+        out = model(split.images[start : start + batch_size], training=False)
+        for key in ("gazes", "theta", "boxes"):
+            if key in out:
+                outputs.setdefault(key, []).append(np.asarray(out[key]))
+    arrays = {k: np.concatenate(v) for k, v in outputs.items()}
+    metrics = gaze_metrics(arrays["gazes"], split.centres) if "gazes" in arrays else {}
+    if "theta" in arrays and "boxes" in arrays:
+        metrics.update(stn_metrics(arrays["theta"], arrays["boxes"]))
+    return metrics
 
 
 def final_evaluation(cfg: TrialConfig, model, data: Data) -> dict[str, Any]:
@@ -143,6 +159,7 @@ def run_trial(
     val_batch = val.take(cfg.attack.val_examples)
     val_attack = LinfPGD(fn, eps=cfg.attack.eps, steps=cfg.attack.val_steps, seed=cfg.seed)
     metrics: dict[str, Any] = dict(state["history"][-1]) if state["history"] else {}
+    learned_gazes = models.get(cfg.model.kind).learned_gazes
 
     for epoch in range(state["epoch"] + 1, cfg.train.epochs + 1):
         started = time.perf_counter()
@@ -156,6 +173,8 @@ def run_trial(
         metrics[M.VAL_CLEAN_ACC] = float(np.mean(predict(fn, val.images) == val.labels))
         adv = evaluate(fn, val_attack, val_batch.images, val_batch.labels, len(val_batch))
         metrics[M.VAL_ADV_ACC] = adv.adv_acc
+        if learned_gazes:
+            metrics.update(attention_metrics(model, val_batch))
         metrics["time/epoch_s"] = time.perf_counter() - started
         if epoch == cfg.train.epochs:
             metrics.update(final_evaluation(cfg, model, data))
