@@ -7,8 +7,11 @@ Importing this package registers every family (the explicit import list below). 
 from models import (  # noqa: F401  (each import registers its family)
     coarse_fixations,
     cortical,
+    multi_gaze,
+    parallel_transformers,
     resnet,
     retinal,
+    soft_attention,
 )
 from models.registry import build, get, is_random_at_inference, names
 

@@ -14,29 +14,22 @@ import keras
 
 from models import registry
 from models.crops import GazeCrop
-from models.fixations import FixationGazes, FoldViews, MeanOverViews, check_fixation_fields
-from models.resnet import backbone, check_backbone_fields, classifier_head
+from models.fixations import FixationFields, FoldViews, MeanOverViews
+from models.resnet import classifier_head
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class CoarseFixationsConfig:
+class CoarseFixationsConfig(FixationFields):
     """A crop around a fixation, classified by a ResNet."""
 
     kind: Literal["coarse_fixations"] = "coarse_fixations"
-    crop_fraction: float = 0.7  # crop side / input side (224 / 320 in the original)
     gaze_range: float = -1.0  # random-gaze half-range (half-size units); < 0 = 1 - crop_fraction
-    eval_gazes: str = "centre"  # centre | ensemble5 (original's 5 fixed gazes) | random
-    backbone: str = "auto"
-    width: int = 16
-    blocks: int = 0
-    bn_momentum: float = 0.9
-    seed: int = 0
+    crop_fraction: float = 0.7  # crop side / input side (224 / 320 in the original)
 
     def __post_init__(self) -> None:
         if not 0.0 < self.crop_fraction <= 1.0:
             raise ValueError(f"model.crop_fraction={self.crop_fraction} must lie in (0, 1]")
-        check_fixation_fields(self.range, self.eval_gazes)
-        check_backbone_fields(self.backbone, self.width, self.blocks, self.bn_momentum)
+        super().__post_init__()
 
     @property
     def range(self) -> float:
@@ -57,14 +50,8 @@ def build_coarse_fixations(cfg: CoarseFixationsConfig, input_shape, num_classes:
     side = min(input_shape[0], input_shape[1])
     crop = max(8, round(side * cfg.crop_fraction))
     images = keras.Input(input_shape, name="image")
-    gazes = FixationGazes(cfg.range, cfg.eval_gazes, cfg.seed, name="gazes")(images)
+    gazes = cfg.gaze_layer()(images)
     views = FoldViews(name="fold")(GazeCrop(crop, "nearest", name="crop")([images, gazes]))
-    net = backbone(
-        (crop, crop, input_shape[2]),
-        kind=cfg.backbone,
-        width=cfg.width,
-        blocks=cfg.blocks,
-        bn_momentum=cfg.bn_momentum,
-    )
+    net = cfg.trunk((crop, crop, input_shape[2]))
     logits = MeanOverViews(name="logits_mean")([classifier_head(net(views), num_classes), gazes])
     return keras.Model(images, {"logits": logits, "gazes": gazes}, name="coarse_fixations")

@@ -17,38 +17,26 @@ from keras import layers
 
 from models import registry
 from models.crops import CorticalViews, cortical_scales
-from models.fixations import (
-    FixationGazes,
-    MeanOverViews,
-    PairViews,
-    Stack,
-    check_fixation_fields,
-)
-from models.resnet import backbone, check_backbone_fields, classifier_head
+from models.fixations import FixationFields, MeanOverViews, PairViews, Stack
+from models.resnet import classifier_head
 
 POOLINGS = ("concat", "avg", "max")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class CorticalConfig:
+class CorticalConfig(FixationFields):
     """Multi-scale cortical fixations (ECNN)."""
 
     kind: Literal["cortical"] = "cortical"
+    backbone: str = "resnet20"  # the views are small (40x40 at 320): CIFAR-style by default
+    gaze_range: float = 0.25  # random-gaze half-range in half-size units (40 / 160 originally)
     pooling: str = "concat"  # concat | avg | max: how the four scales' features are fused
     auxiliary: bool = False  # one extra classifier per scale, trained on the same labels
-    gaze_range: float = 0.25  # random-gaze half-range in half-size units (40 / 160 originally)
-    eval_gazes: str = "centre"  # centre | ensemble5 (original's 5 fixed gazes) | random
-    backbone: str = "resnet20"  # the views are small (40x40 at 320): CIFAR-style by default
-    width: int = 16
-    blocks: int = 0
-    bn_momentum: float = 0.9
-    seed: int = 0
 
     def __post_init__(self) -> None:
         if self.pooling not in POOLINGS:
             raise ValueError(f"model.pooling={self.pooling!r} is not one of {', '.join(POOLINGS)}")
-        check_fixation_fields(self.gaze_range, self.eval_gazes)
-        check_backbone_fields(self.backbone, self.width, self.blocks, self.bn_momentum)
+        super().__post_init__()
 
     @classmethod
     def tiny(cls) -> CorticalConfig:
@@ -68,20 +56,12 @@ def build_cortical(cfg: CorticalConfig, input_shape, num_classes: int):
         )
     scales = cortical_scales(int(input_shape[0]))
     images = keras.Input(input_shape, name="image")
-    gazes = FixationGazes(cfg.gaze_range, cfg.eval_gazes, cfg.seed, name="gazes")(images)
+    gazes = cfg.gaze_layer()(images)
     views = CorticalViews(scales, name="scales")(PairViews(name="pair")([images, gazes]))
     features, aux = [], []
     for k, ((crop, radius), view) in enumerate(zip(scales, views, strict=True), 1):
         side = crop // radius
-        net = backbone(
-            (side, side, input_shape[2]),
-            kind=cfg.backbone,
-            width=cfg.width,
-            blocks=cfg.blocks,
-            bn_momentum=cfg.bn_momentum,
-            name=f"scale{k}",
-        )
-        feat = net(view)
+        feat = cfg.trunk((side, side, input_shape[2]), name=f"scale{k}")(view)
         features.append(feat)
         if cfg.auxiliary:
             aux.append(classifier_head(feat, num_classes, name=f"scale{k}_aux"))

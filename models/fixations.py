@@ -10,7 +10,11 @@ folded into the batch for the backbone, and `MeanOverViews` averages the K views
 
 from __future__ import annotations
 
+import dataclasses
+
 import keras
+
+from models.resnet import BackboneFields
 
 EVAL_GAZES = ("centre", "ensemble5", "random")
 
@@ -23,6 +27,27 @@ def check_fixation_fields(gaze_range: float, eval_gazes: str) -> None:
         )
     if eval_gazes not in EVAL_GAZES:
         raise ValueError(f"model.eval_gazes={eval_gazes!r} is not one of {', '.join(EVAL_GAZES)}")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class FixationFields(BackboneFields):
+    """The fields every fixed-fixation family shares (besides its trunk's)."""
+
+    gaze_range: float = 0.5  # random-gaze half-range in half-size units (80 / 160 originally)
+    eval_gazes: str = "centre"  # centre | ensemble5 (original's 5 fixed gazes) | random
+    seed: int = 0  # seeds the training gazes
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_fixation_fields(self.range, self.eval_gazes)
+
+    @property
+    def range(self) -> float:
+        """The random-gaze half-range actually used."""
+        return self.gaze_range
+
+    def gaze_layer(self) -> FixationGazes:
+        return FixationGazes(self.range, self.eval_gazes, self.seed, name="gazes")
 
 
 def fixed_gazes(eval_gazes: str, gaze_range: float) -> list[tuple[float, float]]:

@@ -21,20 +21,43 @@ from models import registry
 BackboneName = Literal["auto", "resnet20", "resnet18"]
 BACKBONES = ("auto", "resnet20", "resnet18")
 AUTO_RESNET18_FROM = 64  # input side (pixels) from which `auto` picks the ImageNet-style ResNet18
+DEFAULT_WIDTHS = {"resnet18": 64, "resnet20": 16}  # the original's first-stage widths
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class ResNetConfig:
-    """A plain ResNet classifier (the baseline every attention family is compared with)."""
+class BackboneFields:
+    """The fields of the ResNet trunk(s) a family classifies with; every family config has them.
 
-    kind: Literal["resnet"] = "resnet"
+    Family configs subclass this and narrow `kind` to their own name (a redefined field keeps its
+    place, so `kind` stays first).
+    """
+
+    kind: str = ""
     backbone: BackboneName = "auto"  # resnet20 (small inputs), resnet18 (large), auto by size
-    width: int = 16  # filters of the first stage: 16 for the original ResNet20, 64 for ResNet18
+    width: int = 0  # first-stage filters; 0 = the original's (16 for resnet20, 64 for resnet18)
     blocks: int = 0  # basic blocks per stage; 0 = the backbone's own (3 for resnet20, 2 for 18)
     bn_momentum: float = 0.9  # Keras' 0.99 lags for the first epochs of short trials
 
     def __post_init__(self) -> None:
         check_backbone_fields(self.backbone, self.width, self.blocks, self.bn_momentum)
+
+    def trunk(self, input_shape: tuple[int, int, int], name: str = "backbone") -> keras.Model:
+        """A ResNet feature extractor with these fields (see `backbone`)."""
+        return backbone(
+            input_shape,
+            kind=self.backbone,
+            width=self.width,
+            blocks=self.blocks,
+            bn_momentum=self.bn_momentum,
+            name=name,
+        )
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ResNetConfig(BackboneFields):
+    """A plain ResNet classifier (the baseline every attention family is compared with)."""
+
+    kind: Literal["resnet"] = "resnet"
 
     @classmethod
     def tiny(cls) -> ResNetConfig:
@@ -45,8 +68,11 @@ def check_backbone_fields(backbone: str, width: int, blocks: int, bn_momentum: f
     """Validates the backbone fields shared by every family that embeds a ResNet."""
     if backbone not in BACKBONES:
         raise ValueError(f"model.backbone={backbone!r} is not one of {', '.join(BACKBONES)}")
-    if not isinstance(width, int) or width < 1:
-        raise ValueError(f"model.width={width!r} must be a positive integer (e.g. 16 or 64)")
+    if isinstance(width, bool) or not isinstance(width, int) or width < 0:
+        raise ValueError(
+            f"model.width={width!r} must be an integer >= 0 (0 = the original's: 16 for "
+            "resnet20, 64 for resnet18)"
+        )
     if not isinstance(blocks, int) or blocks < 0:
         raise ValueError(f"model.blocks={blocks!r} must be >= 0 (0 = the backbone's default)")
     if not 0.0 < bn_momentum < 1.0:
@@ -131,7 +157,7 @@ def backbone(
     input_shape: tuple[int, int, int],
     *,
     kind: str = "auto",
-    width: int = 16,
+    width: int = 0,
     blocks: int = 0,
     bn_momentum: float = 0.9,
     name: str = "backbone",
@@ -146,6 +172,7 @@ def backbone(
     features = _resnet18_features if concrete == "resnet18" else _resnet20_features
     default_blocks = 2 if concrete == "resnet18" else 3
     inputs = keras.Input(input_shape, name=f"{name}_input")
+    width = width or DEFAULT_WIDTHS[concrete]
     outputs = features(inputs, width, blocks or default_blocks, bn_momentum, name)
     return keras.Model(inputs, outputs, name=name)
 
@@ -158,12 +185,5 @@ def classifier_head(features, num_classes: int, name: str = "logits"):
 @registry.register("resnet", ResNetConfig, summary="plain ResNet20/ResNet18 baseline")
 def build_resnet(cfg: ResNetConfig, input_shape, num_classes: int) -> keras.Model:
     inputs = keras.Input(input_shape, name="image")
-    net = backbone(
-        input_shape,
-        kind=cfg.backbone,
-        width=cfg.width,
-        blocks=cfg.blocks,
-        bn_momentum=cfg.bn_momentum,
-    )
-    logits = classifier_head(net(inputs), num_classes)
+    logits = classifier_head(cfg.trunk(input_shape)(inputs), num_classes)
     return keras.Model(inputs, {"logits": logits}, name="resnet")

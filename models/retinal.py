@@ -14,32 +14,24 @@ from typing import Literal
 import keras
 
 from models import registry
-from models.fixations import FixationGazes, FoldViews, MeanOverViews, check_fixation_fields
-from models.resnet import backbone, check_backbone_fields, classifier_head
+from models.fixations import FixationFields, FoldViews, MeanOverViews
+from models.resnet import classifier_head
 from models.retina import RetinalWarp
 
 SAMPLINGS = ("nearest", "bilinear")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class RetinalConfig:
+class RetinalConfig(FixationFields):
     """Retinal sampling around a fixation, classified by a ResNet."""
 
     kind: Literal["retinal"] = "retinal"
     sampling: str = "nearest"  # nearest (original) | bilinear (differentiable in the gaze)
-    gaze_range: float = 0.5  # random-gaze half-range in half-size units (80 / 160 originally)
-    eval_gazes: str = "centre"  # centre | ensemble5 (original's 5 fixed gazes) | random
-    backbone: str = "auto"
-    width: int = 16
-    blocks: int = 0
-    bn_momentum: float = 0.9
-    seed: int = 0
 
     def __post_init__(self) -> None:
         if self.sampling not in SAMPLINGS:
             raise ValueError(f"model.sampling={self.sampling!r} is not one of nearest, bilinear")
-        check_fixation_fields(self.gaze_range, self.eval_gazes)
-        check_backbone_fields(self.backbone, self.width, self.blocks, self.bn_momentum)
+        super().__post_init__()
 
     @classmethod
     def tiny(cls) -> RetinalConfig:
@@ -59,15 +51,8 @@ def build_retinal(cfg: RetinalConfig, input_shape, num_classes: int):
             f"{input_shape[1]}: set data.image_size to a square side"
         )
     images = keras.Input(input_shape, name="image")
-    gazes = FixationGazes(cfg.gaze_range, cfg.eval_gazes, cfg.seed, name="gazes")(images)
+    gazes = cfg.gaze_layer()(images)
     warped = RetinalWarp(sampling=cfg.sampling, name="retina")([images, gazes])
-    net = backbone(
-        input_shape,
-        kind=cfg.backbone,
-        width=cfg.width,
-        blocks=cfg.blocks,
-        bn_momentum=cfg.bn_momentum,
-    )
-    logits = classifier_head(net(FoldViews(name="fold")(warped)), num_classes)
+    logits = classifier_head(cfg.trunk(input_shape)(FoldViews(name="fold")(warped)), num_classes)
     logits = MeanOverViews(name="logits_mean")([logits, gazes])
     return keras.Model(images, {"logits": logits, "gazes": gazes}, name="retinal")

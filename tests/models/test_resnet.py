@@ -38,8 +38,15 @@ def test_any_input_shape_and_class_count(shape):
 
 
 @pytest.mark.parametrize(
-    ("field", "value"), [("width", 0), ("blocks", -1), ("backbone", "vgg"), ("bn_momentum", 1.0)]
+    ("field", "value"), [("width", -1), ("blocks", -1), ("backbone", "vgg"), ("bn_momentum", 1.0)]
 )
 def test_bad_fields_name_themselves(field, value):
     with pytest.raises(ValueError, match=f"model.{field}"):
         ResNetConfig(**{field: value})
+
+
+def test_width_zero_means_the_originals():
+    big = models.build(ResNetConfig(backbone="resnet18"), (64, 64, 3), 10)
+    small = models.build(ResNetConfig(backbone="resnet20"), (32, 32, 3), 10)
+    assert big.get_layer("backbone").get_layer("backbone_stem").filters == 64
+    assert small.get_layer("backbone").get_layer("backbone_stem").filters == 16

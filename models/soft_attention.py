@@ -1,0 +1,126 @@
+"""The `soft_attention` family: a localiser predicts one affine theta, a spatial transformer
+resamples the image with it, and a ResNet classifies the result (the original's
+`soft_attention_model` used as an STN front-end).
+
+The theta head starts at an exact identity (so the first forward pass classifies the input
+itself) and its translation, the box centre, is reported as the gaze. `build_stn_model` builds
+this and the K-branch `parallel_transformers` family alike: localiser -> K thetas -> K spatial
+transformers -> shared or separate ResNet trunks -> concatenated features -> logits, returning
+`logits`, `theta` (B, K, 2, 3), `boxes` (B, K, 4) and `gazes` (B, K, 2), the box centres.
+`AttentionFields` holds (and validates) the fields all three learned-attention families share."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Literal
+
+import keras
+
+from models import registry
+from models.branches import classify_views
+from models.gaze import (
+    GazeInit,
+    GazeParam,
+    ThetaBoxes,
+    ThetaHead,
+    check_gaze_fields,
+    check_num_transformers,
+)
+from models.localiser import LocaliserName, check_localiser_fields, localiser_features
+from models.resnet import BackboneFields
+from models.stn import SpatialTransformer
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class AttentionFields(BackboneFields):
+    """The fields every learned-attention family shares: its localiser and its gaze/θ head."""
+
+    localiser: LocaliserName = "resnet20"  # resnet18 | resnet20 (original default) | small_cnn
+    localiser_width: int = 0  # 0 = the localiser's own (64 resnet18, 16 resnet20, 20 small_cnn)
+    localiser_blocks: int = 0  # blocks per localiser ResNet stage; 0 = the ResNet's own
+    # How a head's linear output z becomes a coordinate in [-1, 1] (models/gaze.py): tanh (the
+    # original; tanh' ≈ 0 makes ±1 absorbing) | scaled_tanh (tanh(z / 4): same bounds, saturates
+    # later) | clip_ste (clip in the forward pass, straight-through gradient: cannot saturate).
+    gaze_param: GazeParam = "tanh"
+    # Initial points (gazes or box centres), placed exactly (the bias is atanh of them under tanh).
+    gaze_init: GazeInit = "centre"  # centre (identity / original) | grid | random
+    gaze_l2: float = 0.0  # weight of the L2 prior on the gazes / box centres
+    seed: int = 0  # seed of gaze_init=random
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_localiser_fields(self.localiser, self.localiser_width, self.localiser_blocks)
+        check_gaze_fields(self.gaze_param, self.gaze_init, self.gaze_l2)
+        for name in ("restricted_attention", "shared"):
+            if hasattr(self, name) and not isinstance(getattr(self, name), bool):
+                raise ValueError(f"model.{name}={getattr(self, name)!r} must be true or false")
+        if hasattr(self, "num_transformers"):
+            check_num_transformers(self.num_transformers)
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise ValueError(f"model.seed={self.seed!r} must be an integer")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SoftAttentionConfig(AttentionFields):
+    """One learned spatial transformer in front of a ResNet."""
+
+    kind: Literal["soft_attention"] = "soft_attention"
+    restricted_attention: bool = False  # scale + translation (4) instead of full affine (6)
+
+    @classmethod
+    def tiny(cls) -> SoftAttentionConfig:
+        return cls(localiser_width=8, localiser_blocks=1, backbone="resnet20", width=8, blocks=1)
+
+
+def build_stn_model(
+    cfg: Any,
+    input_shape: tuple[int, int, int],
+    num_classes: int,
+    *,
+    num: int,
+    shared: bool,
+    name: str,
+) -> keras.Model:
+    """Localiser -> `num` thetas -> spatial transformers -> ResNet trunks -> logits.
+
+    Args:
+        cfg: a config with the localiser, gaze-head, restricted_attention and backbone fields.
+        input_shape: (H, W, C); each transformer's output has the input's size.
+        num_classes: logits width.
+        num: K, the number of transformers (branches).
+        shared: one trunk for every branch instead of one per branch.
+        name: the model's name.
+
+    Returns:
+        A model mapping images to {"logits", "theta", "boxes", "gazes"}.
+    """
+    images = keras.Input(input_shape, name="image")
+    theta = ThetaHead(
+        num,
+        restricted=cfg.restricted_attention,
+        gaze_param=cfg.gaze_param,
+        gaze_init=cfg.gaze_init,
+        gaze_l2=cfg.gaze_l2,
+        seed=cfg.seed,
+        name="theta",
+    )(localiser_features(cfg, images, input_shape))
+    boxes, centres = ThetaBoxes(name="boxes")(theta)
+    views = SpatialTransformer(name="stn")([images, theta])
+    logits = classify_views(views, cfg, input_shape, num, num_classes, shared)
+    outputs = {"logits": logits, "theta": theta, "boxes": boxes, "gazes": centres}
+    return keras.Model(images, outputs, name=name)
+
+
+@registry.register(
+    "soft_attention",
+    SoftAttentionConfig,
+    summary="localiser -> one learned affine STN -> ResNet",
+    learned_gazes=True,
+)
+def build_soft_attention(
+    cfg: SoftAttentionConfig, input_shape: tuple[int, int, int], num_classes: int
+) -> keras.Model:
+    """Builds one STN branch: images -> {"logits", "theta", "boxes", "gazes"} (K = 1)."""
+    return build_stn_model(
+        cfg, input_shape, num_classes, num=1, shared=False, name="soft_attention"
+    )
