@@ -164,3 +164,18 @@ def test_bad_study_fails_fast_without_ray(tmp_path):
     assert out.returncode == 2
     assert "unknown parameter 'model.widht'" in out.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_keys_a_kind_lacks_are_dropped_before_deduplication(tmp_path):
+    study = load_study(write(tmp_path, """
+method: grid
+parameters:
+  model.kind: {values: [resnet, multi_gaze]}
+  model.gaze_l2: {values: [0.0, 0.01]}
+"""))
+    points = trial_points(study)
+    assert points == [
+        {"model.kind": "resnet"},
+        {"model.kind": "multi_gaze", "model.gaze_l2": 0.0},
+        {"model.kind": "multi_gaze", "model.gaze_l2": 0.01},
+    ]
