@@ -47,6 +47,24 @@ def resolve_mode(requested: str) -> str:
     return requested
 
 
+def _detach_atexit_teardown() -> None:
+    """Unregisters W&B's atexit teardown of its service; `TrialRun.finish` tears it down.
+
+    When Tune stops a trial (ASHA), the worker exits while the trial thread may still be inside
+    W&B, and W&B's atexit hook then fails with ConnectionResetError tracebacks. Everything logged
+    is already in the run's file by then. This reaches into wandb's private setup object (tested
+    with wandb 0.31); if that changes, the hook simply stays registered.
+    """
+    try:
+        from wandb.sdk import wandb_setup
+
+        connection = wandb_setup.singleton()._connection
+        if connection is not None and connection._cleanup is not None:
+            connection._cleanup()
+    except Exception as err:
+        log.debug("could not detach W&B's atexit teardown: %s", err)
+
+
 def _numeric(metrics: dict[str, Any]) -> dict[str, float]:
     return {k: v for k, v in metrics.items() if isinstance(v, int | float) and k != "epoch"}
 
@@ -85,6 +103,8 @@ class TrialRun:
             )
         except Exception as err:  # W&B must never end a trial
             log.warning("W&B run could not start (%s); continuing without W&B", err)
+            return
+        _detach_atexit_teardown()
 
     def log(self, metrics: dict[str, Any], step: int) -> None:
         if self._run is None:
@@ -100,13 +120,17 @@ class TrialRun:
     def finish(self, exit_code: int = 0) -> None:
         if self._run is None:
             return
-        try:
-            import wandb
+        import wandb
 
+        try:
             self._run.finish(exit_code=exit_code)
-            # Stop W&B's service now: left to its atexit hook, it races the worker's shutdown
-            # and prints ConnectionResetError tracebacks.
+        except Exception as err:
+            log.warning("W&B finish failed (%s); the run's file holds what was logged", err)
+        self._run = None
+        # Stop W&B's service now, even if finishing failed: `teardown` also unregisters W&B's own
+        # atexit hook, which otherwise races the worker's shutdown (Tune stopping a trial) and
+        # prints ConnectionResetError tracebacks.
+        try:
             wandb.teardown(exit_code)
         except Exception as err:
-            log.warning("W&B finish failed (%s)", err)
-        self._run = None
+            log.debug("W&B teardown: %s", err)
