@@ -1,8 +1,10 @@
 """Runs a validated study with Ray Tune: trainable adapter, scheduler, search, resume.
 
-The trainable is a thin adapter around `trial.run.run_trial`: it turns Tune's config into a
-`TrialConfig` (dropping, and logging, keys the trial's model kind lacks), restores from Tune's
-checkpoint when a trial is resumed, and forwards every epoch's report to Tune and to W&B.
+The trainable is a thin class adapter around `trial.run.Trial`: `setup` turns Tune's config into
+a `TrialConfig` (dropping, and logging, keys the trial's model kind lacks) and opens the trial's
+W&B run, `step` runs one epoch and logs it, `save_checkpoint`/`load_checkpoint` hand the epoch
+checkpoints to Tune and back, and `cleanup` closes W&B in the trial's own thread, so a trial
+that ASHA stops still leaves a complete, closed W&B run.
 Grid and random studies hand Tune the materialised trial list (so Tune runs exactly what
 `--dry-run` printed); bayes studies hand Optuna the space. ASHA stops hopeless trials early.
 """
@@ -15,6 +17,8 @@ import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from ray import tune
 
 from sweeper.space import Study, trial_points
 
@@ -36,26 +40,6 @@ SMOKE_OVERRIDES: dict[str, Any] = {
 SMOKE_MAX_TRIALS = 2
 
 
-class TuneReporter:
-    """Forwards a trial's reports to its W&B run and to Tune (metrics + checkpoint).
-
-    W&B comes first, and the run is closed before the last report: Tune may stop the trial's
-    process as soon as it has the final result (ASHA at max_t), and W&B must be done by then.
-    """
-
-    def __init__(self, wandb_run) -> None:
-        self.wandb_run = wandb_run
-
-    def report(self, metrics: dict[str, Any], checkpoint: Path | None) -> None:
-        from ray import tune
-
-        self.wandb_run.log(metrics, step=int(metrics.get("epoch", 0)))
-        if metrics.get("status") in ("completed", "diverged"):
-            self.wandb_run.finish(0 if metrics["status"] == "completed" else 1)
-        ckpt = tune.Checkpoint.from_directory(str(checkpoint)) if checkpoint else None
-        tune.report(dict(metrics), checkpoint=ckpt)
-
-
 def _threads(cpus: float) -> None:
     import tensorflow as tf
 
@@ -72,59 +56,63 @@ def trial_dirname(trial_id: str) -> str:
     return f"trial_{trial_id}"
 
 
-def make_trainable(study: Study, wandb_mode: str, storage: str):
-    """The function Tune runs once per trial (config = {"trial": flat dotted dict})."""
-    name, project, cpus = study.name, study.project, study.resources["cpu"]
-    local_storage = None if "://" in storage else Path(storage) / name
+class EpochTrainable(tune.Trainable):
+    """One trial as a Tune class trainable: one `step` per epoch."""
 
-    def trainable(config: dict[str, Any]) -> None:
-        logging.basicConfig(level=logging.INFO)
+    def setup(
+        self,
+        config: dict[str, Any],
+        *,
+        study: str,
+        project: str,
+        wandb_mode: str,
+        storage: str,
+        cpus: float,
+    ) -> None:
         _threads(cpus)
-        from ray import tune
-
         from sweeper.wandb_run import TrialRun
         from trial.config import TrialConfig, drop_inapplicable
-        from trial.run import run_trial
+        from trial.run import Trial
 
         kept, dropped = drop_inapplicable(config["trial"])
         if dropped:
             log.info("model.kind=%s has no %s; dropped", kept.get("model.kind"), dropped)
         cfg = TrialConfig.from_dict(kept)
-        context = tune.get_context()
-        # W&B files go straight into the trial's folder of a local (or shared) study folder,
-        # so they are complete even for trials that ASHA stops. With remote storage they go to
-        # the trial's working directory, which Tune uploads (sync_artifacts) on every report.
+        # W&B files go straight into the trial's folder of a local (or shared) study folder;
+        # with remote storage they go to the trial's working directory, which Tune uploads.
         directory = Path.cwd()
-        if local_storage is not None:
-            directory = local_storage / trial_dirname(context.get_trial_id())
-        run = TrialRun(
+        if "://" not in storage:
+            directory = Path(storage) / study / trial_dirname(self.trial_id)
+        self.run = TrialRun(
             mode=wandb_mode,
             directory=directory,
             project=project,
-            group=name,
-            name=context.get_trial_name(),
-            run_id=f"{name}-{context.get_trial_id()}",
+            group=study,
+            name=self.trial_name,
+            run_id=f"{study}-{self.trial_id}",
             config=cfg.to_dict(),
         )
-        scratch = Path(tempfile.mkdtemp(prefix="ckpt-"))
-        resume_from = None
-        restored = tune.get_checkpoint()
-        if restored is not None:
-            resume_from = Path(restored.to_directory(str(scratch / "restored")))
-        try:
-            run_trial(
-                cfg, TuneReporter(run), checkpoint_dir=scratch / "epochs", resume_from=resume_from
-            )
-        except SystemExit:  # Tune stopping the trial (ASHA): not a failure
-            run.finish(0)
-            raise
-        except BaseException:
-            run.finish(1)
-            raise
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+        self.scratch = Path(tempfile.mkdtemp(prefix="ckpt-"))
+        self.trial = Trial(cfg, checkpoint_dir=self.scratch / "epochs")
+        self.latest: Path | None = None
 
-    return trainable
+    def step(self) -> dict[str, Any]:
+        metrics, self.latest = self.trial.step()
+        self.run.log(metrics, step=int(metrics["epoch"]))
+        if self.trial.done:  # W&B is closed before Tune sees the last result
+            self.run.finish(0 if self.trial.result.status == "completed" else 1)
+        return {**metrics, "done": self.trial.done}
+
+    def save_checkpoint(self, checkpoint_dir: str) -> None:
+        if self.latest is not None:
+            shutil.copytree(self.latest, checkpoint_dir, dirs_exist_ok=True)
+
+    def load_checkpoint(self, checkpoint_dir: str) -> None:
+        self.trial.restore(checkpoint_dir)
+
+    def cleanup(self) -> None:  # also runs when ASHA stops the trial
+        self.run.finish(0)
+        shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 def _scheduler(study: Study, max_epochs: int):
@@ -146,7 +134,6 @@ def _scheduler(study: Study, max_epochs: int):
 
 
 def _bayes_space(study: Study) -> dict[str, Any]:
-    from ray import tune
 
     space: dict[str, Any] = {}
     for p in study.params:
@@ -199,11 +186,17 @@ def run_study(
     resume: bool = False,
 ):
     """Runs (or resumes) the study; returns Tune's ResultGrid."""
-    from ray import tune
 
     overrides = dict(SMOKE_OVERRIDES) if smoke else {}
     trainable = tune.with_resources(
-        make_trainable(study, wandb_mode, storage),
+        tune.with_parameters(
+            EpochTrainable,
+            study=study.name,
+            project=study.project,
+            wandb_mode=wandb_mode,
+            storage=storage,
+            cpus=study.resources["cpu"],
+        ),
         {"cpu": study.resources["cpu"], "gpu": study.resources["gpu"]},
     )
     experiment = f"{storage.rstrip('/')}/{study.name}"
@@ -241,7 +234,7 @@ def run_study(
         run_config=tune.RunConfig(
             name=study.name,
             storage_path=storage,
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=2, checkpoint_frequency=1),
             failure_config=tune.FailureConfig(max_failures=1),
             sync_config=tune.SyncConfig(sync_artifacts=True),
             verbose=1,

@@ -118,6 +118,105 @@ def final_evaluation(cfg: TrialConfig, model, data: Data) -> dict[str, Any]:
     }
 
 
+class Trial:
+    """One trial, advanced an epoch at a time (`run_trial` loops; Tune's trainable steps it).
+
+    Args:
+        cfg: the trial's config.
+        checkpoint_dir: where epoch checkpoints go (last two and the best are kept).
+        resume_from: a checkpoint to continue from; by default the latest one in
+            `checkpoint_dir`, if any.
+    """
+
+    def __init__(
+        self,
+        cfg: TrialConfig,
+        *,
+        checkpoint_dir: Path | str,
+        resume_from: Path | str | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.checkpoint_dir = Path(checkpoint_dir)
+        keras.utils.set_random_seed(cfg.seed)
+        configure_precision(cfg)
+        self.data = load(cfg.data)
+        self.model = models.build(cfg.model, self.data.input_shape, self.data.num_classes)
+        steps = (self.data.train_size or 50_000) // cfg.train.batch_size
+        if steps < 1:
+            raise ValueError(
+                f"train.batch_size={cfg.train.batch_size} exceeds data.train_size="
+                f"{self.data.train_size}: no full batch to train on; lower the batch size"
+            )
+        self.optimizer = T.make_optimizer(cfg, steps)
+        self.trainer = T.Trainer(self.model, self.optimizer, cfg)
+        self.state: dict[str, Any] = {
+            "epoch": 0,
+            "best_epoch": None,
+            "best": -1.0,
+            "history": [],
+            "status": "running",
+        }
+        resume = Path(resume_from) if resume_from else T.latest_checkpoint(self.checkpoint_dir)
+        if resume is not None:
+            self.restore(resume)
+        self.logits = T.logits_fn(self.model)
+        self.val_batch = self.data.val.take(cfg.attack.val_examples)
+        self.val_attack = LinfPGD(
+            self.logits, eps=cfg.attack.eps, steps=cfg.attack.val_steps, seed=cfg.seed
+        )
+        self.learned_gazes = models.get(cfg.model.kind).learned_gazes
+
+    def restore(self, path: Path | str) -> None:
+        """Continues from a checkpoint written by `step`."""
+        self.state = T.restore_checkpoint(Path(path), self.model, self.optimizer)
+        self.state.setdefault("status", "running")
+        log.info("resumed from %s at epoch %d", path, self.state["epoch"])
+
+    @property
+    def done(self) -> bool:
+        return self.state["status"] == "diverged" or self.state["epoch"] >= self.cfg.train.epochs
+
+    @property
+    def result(self) -> TrialResult:
+        history = self.state["history"]
+        status = "diverged" if self.state["status"] == "diverged" else "completed"
+        return TrialResult(status, self.state["epoch"], dict(history[-1]) if history else {})
+
+    def step(self) -> tuple[dict[str, Any], Path | None]:
+        """Trains one epoch and evaluates it (the last one also runs the final attack).
+
+        Returns:
+            The epoch's metrics and the checkpoint written for it (None if training diverged).
+        """
+        cfg, epoch = self.cfg, self.state["epoch"] + 1
+        started = time.perf_counter()
+        batches = self.data.train_batches(cfg.train.batch_size, cfg.seed + epoch, cfg.train.augment)
+        loss = self.trainer.train_epoch(batches)
+        metrics: dict[str, Any] = {M.EPOCH: epoch, M.TRAIN_LOSS: loss}
+        if not math.isfinite(loss):
+            metrics[M.STATUS] = self.state["status"] = "diverged"
+            self.state["epoch"] = epoch
+            self.state["history"].append(metrics)
+            return metrics, None
+        val = self.data.val
+        metrics[M.VAL_CLEAN_ACC] = float(np.mean(predict(self.logits, val.images) == val.labels))
+        batch = self.val_batch
+        adv = evaluate(self.logits, self.val_attack, batch.images, batch.labels, len(batch))
+        metrics[M.VAL_ADV_ACC] = adv.adv_acc
+        if self.learned_gazes:
+            metrics.update(attention_metrics(self.model, batch))
+        metrics["time/epoch_s"] = time.perf_counter() - started
+        if epoch == cfg.train.epochs:
+            metrics.update(final_evaluation(cfg, self.model, self.data))
+            metrics[M.STATUS] = self.state["status"] = "completed"
+        if metrics[M.VAL_CLEAN_ACC] > self.state["best"]:
+            self.state["best"], self.state["best_epoch"] = metrics[M.VAL_CLEAN_ACC], epoch
+        self.state["epoch"] = epoch
+        self.state["history"].append(metrics)
+        path = T.save_checkpoint(self.checkpoint_dir, epoch, self.model, self.optimizer, self.state)
+        return metrics, path
+
+
 def run_trial(
     cfg: TrialConfig,
     reporter: Reporter,
@@ -125,64 +224,8 @@ def run_trial(
     checkpoint_dir: Path | str,
     resume_from: Path | str | None = None,
 ) -> TrialResult:
-    """Trains, attacks and reports one trial.
-
-    Args:
-        cfg: the trial's config.
-        reporter: receives one metrics dict (and checkpoint path) per epoch.
-        checkpoint_dir: where epoch checkpoints go (last two and the best are kept).
-        resume_from: a checkpoint to continue from; by default the latest one in
-            `checkpoint_dir`, if any.
-    """
-    checkpoint_dir = Path(checkpoint_dir)
-    keras.utils.set_random_seed(cfg.seed)
-    configure_precision(cfg)
-    data = load(cfg.data)
-    model = models.build(cfg.model, data.input_shape, data.num_classes)
-    steps = (data.train_size or 50_000) // cfg.train.batch_size
-    if steps < 1:
-        raise ValueError(
-            f"train.batch_size={cfg.train.batch_size} exceeds data.train_size="
-            f"{data.train_size}: no full batch to train on; lower the batch size"
-        )
-    optimizer = T.make_optimizer(cfg, steps)
-    trainer = T.Trainer(model, optimizer, cfg)
-
-    state: dict[str, Any] = {"epoch": 0, "best_epoch": None, "best": -1.0, "history": []}
-    resume = Path(resume_from) if resume_from else T.latest_checkpoint(checkpoint_dir)
-    if resume is not None:
-        state = T.restore_checkpoint(resume, model, optimizer)
-        log.info("resumed from %s at epoch %d", resume, state["epoch"])
-
-    fn = T.logits_fn(model)
-    val = data.val
-    val_batch = val.take(cfg.attack.val_examples)
-    val_attack = LinfPGD(fn, eps=cfg.attack.eps, steps=cfg.attack.val_steps, seed=cfg.seed)
-    metrics: dict[str, Any] = dict(state["history"][-1]) if state["history"] else {}
-    learned_gazes = models.get(cfg.model.kind).learned_gazes
-
-    for epoch in range(state["epoch"] + 1, cfg.train.epochs + 1):
-        started = time.perf_counter()
-        batches = data.train_batches(cfg.train.batch_size, cfg.seed + epoch, cfg.train.augment)
-        loss = trainer.train_epoch(batches)
-        metrics = {M.EPOCH: epoch, M.TRAIN_LOSS: loss, "time/epoch_s": 0.0}
-        if not math.isfinite(loss):
-            metrics[M.STATUS] = "diverged"
-            reporter.report(metrics, None)
-            return TrialResult("diverged", epoch, metrics)
-        metrics[M.VAL_CLEAN_ACC] = float(np.mean(predict(fn, val.images) == val.labels))
-        adv = evaluate(fn, val_attack, val_batch.images, val_batch.labels, len(val_batch))
-        metrics[M.VAL_ADV_ACC] = adv.adv_acc
-        if learned_gazes:
-            metrics.update(attention_metrics(model, val_batch))
-        metrics["time/epoch_s"] = time.perf_counter() - started
-        if epoch == cfg.train.epochs:
-            metrics.update(final_evaluation(cfg, model, data))
-            metrics[M.STATUS] = "completed"
-        if metrics[M.VAL_CLEAN_ACC] > state["best"]:
-            state["best"], state["best_epoch"] = metrics[M.VAL_CLEAN_ACC], epoch
-        state["epoch"] = epoch
-        state["history"].append(metrics)
-        path = T.save_checkpoint(checkpoint_dir, epoch, model, optimizer, state)
-        reporter.report(metrics, path)
-    return TrialResult("completed", state["epoch"], metrics)
+    """Trains, attacks and reports one trial (one report per epoch; see `Trial`)."""
+    trial = Trial(cfg, checkpoint_dir=checkpoint_dir, resume_from=resume_from)
+    while not trial.done:
+        reporter.report(*trial.step())
+    return trial.result
