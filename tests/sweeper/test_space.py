@@ -167,12 +167,17 @@ def test_bad_study_fails_fast_without_ray(tmp_path):
 
 
 def test_keys_a_kind_lacks_are_dropped_before_deduplication(tmp_path):
-    study = load_study(write(tmp_path, """
+    study = load_study(
+        write(
+            tmp_path,
+            """
 method: grid
 parameters:
   model.kind: {values: [resnet, multi_gaze]}
   model.gaze_l2: {values: [0.0, 0.01]}
-"""))
+""",
+        )
+    )
     points = trial_points(study)
     assert points == [
         {"model.kind": "resnet"},
