@@ -14,7 +14,12 @@ import keras
 
 from models import registry
 from models.crops import GazeCrop
-from models.fixations import FixationFields, FoldViews, MeanOverViews
+from models.fixations import (
+    FixationFields,
+    FoldViews,
+    MeanOverViews,
+    random_eval_gazes,
+)
 from models.resnet import classifier_head
 
 
@@ -44,7 +49,7 @@ class CoarseFixationsConfig(FixationFields):
     "coarse_fixations",
     CoarseFixationsConfig,
     summary="crop around a random (train) / fixed (eval) gaze, then ResNet",
-    random_at_inference=lambda cfg: cfg.eval_gazes == "random",
+    random_at_inference=random_eval_gazes,
 )
 def build_coarse_fixations(cfg: CoarseFixationsConfig, input_shape, num_classes: int):
     side = min(input_shape[0], input_shape[1])

@@ -17,7 +17,14 @@ from keras import layers
 
 from models import registry
 from models.crops import CorticalViews, cortical_scales
-from models.fixations import FixationFields, MeanOverViews, PairViews, Stack
+from models.fixations import (
+    FixationFields,
+    MeanOverViews,
+    PairViews,
+    Stack,
+    random_eval_gazes,
+    require_square,
+)
 from models.resnet import classifier_head
 
 POOLINGS = ("concat", "avg", "max")
@@ -47,13 +54,10 @@ class CorticalConfig(FixationFields):
     "cortical",
     CorticalConfig,
     summary="ECNN: 4 blurred, subsampled scales around one gaze, a ResNet per scale",
-    random_at_inference=lambda cfg: cfg.eval_gazes == "random",
+    random_at_inference=random_eval_gazes,
 )
 def build_cortical(cfg: CorticalConfig, input_shape, num_classes: int):
-    if input_shape[0] != input_shape[1]:
-        raise ValueError(
-            f"model.kind=cortical needs square inputs; got {input_shape[0]}x{input_shape[1]}"
-        )
+    require_square(input_shape, "cortical")
     scales = cortical_scales(int(input_shape[0]))
     images = keras.Input(input_shape, name="image")
     gazes = cfg.gaze_layer()(images)

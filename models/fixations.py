@@ -50,6 +50,20 @@ class FixationFields(BackboneFields):
         return FixationGazes(self.range, self.eval_gazes, self.seed, name="gazes")
 
 
+def random_eval_gazes(cfg: FixationFields) -> bool:
+    """The registry's `random_at_inference` for fixed-fixation families."""
+    return cfg.eval_gazes == "random"
+
+
+def require_square(input_shape: tuple[int, int, int], kind: str) -> None:
+    """Families whose warp or scales are fitted for a square side refuse other shapes."""
+    if input_shape[0] != input_shape[1]:
+        raise ValueError(
+            f"model.kind={kind} fits its front-end for square inputs; got {input_shape[0]}x"
+            f"{input_shape[1]}: set data.image_size to a square side"
+        )
+
+
 def fixed_gazes(eval_gazes: str, gaze_range: float) -> list[tuple[float, float]]:
     """The inference-time gazes: the centre, or the centre and four diagonals."""
     if eval_gazes == "ensemble5":

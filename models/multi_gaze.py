@@ -19,6 +19,7 @@ import keras
 
 from models import registry
 from models.branches import classify_views
+from models.fixations import require_square
 from models.gaze import GazeHead, GazeInit
 from models.localiser import LocaliserName, localiser_features
 from models.retina import RetinalWarp
@@ -59,11 +60,7 @@ def build_multi_gaze(
     cfg: MultiGazeConfig, input_shape: tuple[int, int, int], num_classes: int
 ) -> keras.Model:
     """Builds a multi-gaze model: images -> {"logits", "gazes"}; square inputs only."""
-    if input_shape[0] != input_shape[1]:
-        raise ValueError(
-            f"model.kind=multi_gaze fits its retinal warp for square inputs; got "
-            f"{input_shape[0]}x{input_shape[1]}: set data.image_size to a square side"
-        )
+    require_square(input_shape, "multi_gaze")
     images = keras.Input(input_shape, name="image")
     gazes = GazeHead(
         cfg.num_transformers,

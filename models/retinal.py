@@ -14,7 +14,13 @@ from typing import Literal
 import keras
 
 from models import registry
-from models.fixations import FixationFields, FoldViews, MeanOverViews
+from models.fixations import (
+    FixationFields,
+    FoldViews,
+    MeanOverViews,
+    random_eval_gazes,
+    require_square,
+)
 from models.resnet import classifier_head
 from models.retina import RetinalWarp
 
@@ -42,14 +48,10 @@ class RetinalConfig(FixationFields):
     "retinal",
     RetinalConfig,
     summary="retinal warp around a random (train) / fixed (eval) gaze, then ResNet",
-    random_at_inference=lambda cfg: cfg.eval_gazes == "random",
+    random_at_inference=random_eval_gazes,
 )
 def build_retinal(cfg: RetinalConfig, input_shape, num_classes: int):
-    if input_shape[0] != input_shape[1]:
-        raise ValueError(
-            f"model.kind=retinal fits its warp for square inputs; got {input_shape[0]}x"
-            f"{input_shape[1]}: set data.image_size to a square side"
-        )
+    require_square(input_shape, "retinal")
     images = keras.Input(input_shape, name="image")
     gazes = cfg.gaze_layer()(images)
     warped = RetinalWarp(sampling=cfg.sampling, name="retina")([images, gazes])
