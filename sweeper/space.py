@@ -146,9 +146,9 @@ def _number(path: Path, where: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise _fail(path, f"{where}={value!r} must be a number")
     try:
-        from trial.config import _to_float
+        from trial.config import parse_float
 
-        return _to_float(value, where)
+        return parse_float(value, where)
     except ValueError as err:
         raise _fail(path, str(err)) from None
 

@@ -163,7 +163,7 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
             raise ValueError(f"{key}={value!r} must be an integer")
         return int(float(value))
     if hint is float:
-        return _to_float(value, key)
+        return parse_float(value, key)
     if hint is str:
         if not isinstance(value, str):
             raise ValueError(f"{key}={value!r} must be a string")
@@ -179,7 +179,8 @@ def _is_integral(value: Any) -> bool:
     return math.isfinite(number) and number == int(number)
 
 
-def _to_float(value: Any, key: str) -> float:
+def parse_float(value: Any, key: str) -> float:
+    """A number, or a fraction written as a string such as "8/255"; raises naming `key`."""
     if isinstance(value, str) and "/" in value:
         num, _, den = value.partition("/")
         try:
