@@ -39,7 +39,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--smoke-test",
         action="store_true",
-        help="tiny data, 2 epochs, smoke attack budget, at most 2 trials",
+        help="tiny data, 2 epochs, smoke attack budget, at most 2 trials, in <study>-smoke/",
     )
     p.add_argument(
         "--storage",
@@ -73,6 +73,36 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+STUDY_RECORD = "study.json"  # the study a run folder was started from, for --resume
+
+
+def check_run_dir(run_dir: Path, study, resume: bool) -> str | None:
+    """Refuses to overwrite a run, or to resume one started from a different study; records the
+    study in a new run folder. Returns the problem, or None."""
+    record = run_dir / STUDY_RECORD
+    wanted = json.loads(json.dumps(study.fingerprint(), default=str))
+    if run_dir.exists():
+        if not resume:
+            return (
+                f"{run_dir} already holds a run of study {study.name!r}; pass --resume to "
+                "continue it (finished trials are kept), or --storage to start elsewhere"
+            )
+        if record.exists():
+            saved = json.loads(record.read_text())
+            changed = sorted(k for k in set(saved) | set(wanted) if saved.get(k) != wanted.get(k))
+            if changed:
+                return (
+                    f"{run_dir} was started from a different version of study "
+                    f"{study.name!r} (changed: {', '.join(changed)}); --resume would rerun "
+                    "the old trials. Start it elsewhere with --storage, or give the study a "
+                    "new `name`"
+                )
+            return None
+    run_dir.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps(wanted, indent=1, sort_keys=True))
+    return None
+
+
 def _storage(raw: str) -> str:
     if "://" in raw:
         return raw
@@ -91,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.study:
             roots = project_dirs()
             study = load_study(args.study, roots[0] if roots else None)
+            if args.smoke_test:
+                study = study.smoke()
         wandb_mode = resolve_mode(args.wandb)
     except (StudyError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
@@ -98,6 +130,14 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.report:
         run_dir = Path(args.report)
+        if not run_dir.is_dir():
+            print(
+                f"error: --report {run_dir}: no such folder; give a study's run folder, e.g. "
+                "runs/demo",
+                file=sys.stderr,
+            )
+            return 2
+        # With a study file, rank by its metric; without one, by adv_acc.
         metric, mode = (study.metric, study.mode) if study else ("adv_acc", "max")
         try:
             print(report.write(run_dir, metric, mode))
@@ -111,19 +151,19 @@ def main(argv: list[str] | None = None) -> int:
             space = {p.path: {"distribution": p.distribution, **p.spec} for p in study.params}
             print(json.dumps({"method": "bayes", "trials": study.run_cap or 8, "space": space}))
         else:
-            for point in trial_points(study):
+            points = trial_points(study)
+            for point in points:
                 print(json.dumps(point, sort_keys=True))
+            print(f"{len(points)} trial(s) in study {study.name!r}", file=sys.stderr)
         return 0
 
     storage = _storage(args.storage)
     run_dir = f"{storage}/{study.name}"
-    if "://" not in storage and Path(run_dir).exists() and not args.resume:
-        print(
-            f"error: {run_dir} already holds a run of study {study.name!r}; pass --resume to "
-            "continue it (finished trials are kept), or --storage to start elsewhere",
-            file=sys.stderr,
-        )
-        return 2
+    if "://" not in storage:
+        problem = check_run_dir(Path(run_dir), study, args.resume)
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
 
     import ray
 
@@ -136,9 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         "study %s: %s search, W&B %s, results in %s", study.name, study.method, wandb_mode, run_dir
     )
     try:
-        results = run_study(
-            study, storage=storage, wandb_mode=wandb_mode, smoke=args.smoke_test, resume=args.resume
-        )
+        results = run_study(study, storage=storage, wandb_mode=wandb_mode, resume=args.resume)
     finally:
         ray.shutdown()
     errors = [r for r in results if r.error]

@@ -48,6 +48,16 @@ DISTRIBUTIONS = {
     "q_normal": {"mu", "sigma", "q"},
 }
 DEFAULT_RANDOM_RUN_CAP = 8
+SMOKE_OVERRIDES: dict[str, Any] = {  # --smoke-test: tiny data, 2 epochs, the smoke attack budget
+    "data.train_size": 512,
+    "data.val_size": 128,
+    "data.test_size": 64,
+    "train.epochs": 2,
+    "train.batch_size": 64,
+    "attack.budget": "smoke",
+    "attack.val_examples": 64,
+}
+SMOKE_MAX_TRIALS = 2
 
 
 class StudyError(ValueError):
@@ -116,10 +126,36 @@ class Study:
     seed: int
     resources: dict[str, float]
     project: str
+    overrides: dict[str, Any] = dataclasses.field(default_factory=dict)  # win over parameters
+    max_trials: int | None = None  # cap on the grid/random trial list
 
     @property
     def mode(self) -> str:
         return "max" if self.goal == "maximize" else "min"
+
+    def smoke(self) -> Study:
+        """The `--smoke-test` variant: tiny trials, at most two, in its own `<name>-smoke` folder
+        (so a smoke run never stands in for the real study on `--resume`)."""
+        return dataclasses.replace(
+            self,
+            name=f"{self.name}-smoke",
+            overrides=dict(SMOKE_OVERRIDES),
+            max_trials=SMOKE_MAX_TRIALS,
+        )
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What defines the study's trials; `--resume` refuses a run started from another one."""
+        return {
+            "method": self.method,
+            "metric": [self.metric, self.goal],
+            "parameters": {p.path: {"distribution": p.distribution, **p.spec} for p in self.params},
+            "early_terminate": dataclasses.asdict(self.early_terminate)
+            if self.early_terminate
+            else None,
+            "run_cap": self.run_cap,
+            "seed": self.seed,
+            "overrides": self.overrides,
+        }
 
 
 def _fail(path: Path, msg: str) -> StudyError:
@@ -380,6 +416,7 @@ def trial_points(study: Study) -> list[dict[str, Any]]:
         raise _fail(study.path, "bayes studies have no fixed trial list; Optuna proposes them")
     points, seen = [], set()
     for assignment in assignments:
+        assignment = {**assignment, **study.overrides}
         point, _ = materialise(study, assignment)
         key = json.dumps(point, sort_keys=True, default=str)
         if study.method == "grid" and key in seen:
@@ -388,4 +425,4 @@ def trial_points(study: Study) -> list[dict[str, Any]]:
         points.append(point)
     if study.method == "grid" and study.run_cap:
         points = points[: study.run_cap]
-    return points
+    return points[: study.max_trials] if study.max_trials else points

@@ -28,17 +28,6 @@ log = logging.getLogger(__name__)
 # strict check that every result carries the searcher's metric.
 os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1")
 
-SMOKE_OVERRIDES: dict[str, Any] = {
-    "data.train_size": 512,
-    "data.val_size": 128,
-    "data.test_size": 64,
-    "train.epochs": 2,
-    "train.batch_size": 64,
-    "attack.budget": "smoke",
-    "attack.val_examples": 64,
-}
-SMOKE_MAX_TRIALS = 2
-
 
 def _threads(cpus: float) -> None:
     import tensorflow as tf
@@ -182,12 +171,10 @@ def run_study(
     *,
     storage: str,
     wandb_mode: str,
-    smoke: bool = False,
     resume: bool = False,
 ):
     """Runs (or resumes) the study; returns Tune's ResultGrid."""
 
-    overrides = dict(SMOKE_OVERRIDES) if smoke else {}
     trainable = tune.with_resources(
         tune.with_parameters(
             EpochTrainable,
@@ -209,14 +196,12 @@ def run_study(
     if study.method == "bayes":
         from ray.tune.search.optuna import OptunaSearch
 
-        param_space = {"trial": {**_bayes_space(study), **overrides}}
+        param_space = {"trial": {**_bayes_space(study), **study.overrides}}
         search_alg = OptunaSearch(metric=study.metric, mode=study.mode, seed=study.seed)
         num_samples = study.run_cap or 8
-        max_epochs = int(overrides.get("train.epochs", 0)) or _longest_epochs(study)
+        max_epochs = int(study.overrides.get("train.epochs", 0)) or _longest_epochs(study)
     else:
-        points = [{**p, **overrides} for p in trial_points(study)]
-        if smoke:
-            points = points[:SMOKE_MAX_TRIALS]
+        points = trial_points(study)
         param_space = {"trial": tune.grid_search(points)}
         num_samples = 1
         from trial.config import TrialConfig

@@ -31,7 +31,7 @@ LEGACY_BOOL_FLAGS = (
 
 def _flag_bool(name: str, value: str) -> bool:
     if value not in ("0", "1"):
-        raise SystemExit(f"--{name}={value!r}: the original trainer.py flags take 0 or 1")
+        raise ValueError(f"--{name}={value!r}: the original trainer.py flags take 0 or 1")
     return value == "1"
 
 
@@ -45,13 +45,13 @@ def legacy_overrides(args: argparse.Namespace) -> dict[str, object]:
     }
     if args.model is not None:
         if args.model not in LEGACY_MODELS:
-            raise SystemExit(
+            raise ValueError(
                 f"--model={args.model!r} is not an original model; choose one of "
                 f"{', '.join(sorted(LEGACY_MODELS))} (or use --set model.kind=...)"
             )
         kind = {"resnet_cifar": "resnet", "ecnn": "cortical"}.get(args.model, args.model)
         if kind == "resnet" and flags.get("sampling") and flags.get("coarse_fixations"):
-            raise SystemExit("--sampling=1 and --coarse_fixations=1 are mutually exclusive")
+            raise ValueError("--sampling=1 and --coarse_fixations=1 are mutually exclusive")
         if kind == "resnet" and flags.get("sampling"):
             kind = "retinal"
         elif kind == "resnet" and flags.get("coarse_fixations"):
@@ -61,7 +61,7 @@ def legacy_overrides(args: argparse.Namespace) -> dict[str, object]:
             out["model.backbone"] = "resnet20"
     if args.dataset is not None:
         if args.dataset not in LEGACY_DATASETS:
-            raise SystemExit(
+            raise ValueError(
                 f"--dataset={args.dataset!r} has no loader here; available: "
                 f"{', '.join(LEGACY_DATASETS)} (or --set data.name=cluttered_digits)"
             )
@@ -83,7 +83,7 @@ def parse_sets(pairs: list[str]) -> dict[str, object]:
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         if not sep or not key:
-            raise SystemExit(f"--set {pair!r}: expected dotted.key=value, e.g. train.epochs=2")
+            raise ValueError(f"--set {pair!r}: expected dotted.key=value, e.g. train.epochs=2")
         out[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
     return out
 
@@ -102,22 +102,26 @@ def main(argv: list[str] | None = None) -> int:
         help="override a dotted TrialConfig key (repeatable)",
     )
     parser.add_argument(
-        "--workdir", default="runs/single", help="checkpoint directory (a rerun resumes from it)"
+        "--workdir",
+        default="runs/single",
+        help="checkpoint directory; a rerun resumes from it (a finished trial reports again)",
     )
     parser.add_argument("--fresh", action="store_true", help="ignore existing checkpoints")
     legacy = parser.add_argument_group("original trainer.py flags")
-    for name in ("model", "dataset", *LEGACY_BOOL_FLAGS):
-        legacy.add_argument(f"--{name}")
-    legacy.add_argument("--epochs", type=int)
-    legacy.add_argument("--num_transformers", type=int)
+    legacy.add_argument("--model", help=f"one of {', '.join(sorted(LEGACY_MODELS))}")
+    legacy.add_argument("--dataset", help=f"one of {', '.join(LEGACY_DATASETS)}")
+    for name in LEGACY_BOOL_FLAGS:
+        legacy.add_argument(f"--{name}", metavar="0|1")
+    legacy.add_argument("--epochs", type=int, help="train.epochs")
+    legacy.add_argument("--num_transformers", type=int, help="model.num_transformers")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
 
     from trial.config import TrialConfig, drop_inapplicable
     from trial.run import ListReporter, run_trial
 
-    flat = {**legacy_overrides(args), **parse_sets(args.set)}
     try:
+        flat = {**legacy_overrides(args), **parse_sets(args.set)}
         kept, dropped = drop_inapplicable(flat)
         cfg = TrialConfig.from_dict(kept)
     except ValueError as err:
@@ -130,7 +134,11 @@ def main(argv: list[str] | None = None) -> int:
         import shutil
 
         shutil.rmtree(workdir)
-    result = run_trial(cfg, ListReporter(), checkpoint_dir=workdir / "checkpoints")
+    try:
+        result = run_trial(cfg, ListReporter(), checkpoint_dir=workdir / "checkpoints")
+    except ValueError as err:  # bad data/config combinations found while setting up
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     print(json.dumps({"config": cfg.to_dict(), **result.to_dict()}))
     return 0 if result.status == "completed" else 1
 

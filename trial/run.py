@@ -155,6 +155,7 @@ class Trial:
             "best": -1.0,
             "history": [],
             "status": "running",
+            "config": cfg.to_dict(),
         }
         resume = Path(resume_from) if resume_from else T.latest_checkpoint(self.checkpoint_dir)
         if resume is not None:
@@ -167,9 +168,24 @@ class Trial:
         self.learned_gazes = models.get(cfg.model.kind).learned_gazes
 
     def restore(self, path: Path | str) -> None:
-        """Continues from a checkpoint written by `step`."""
+        """Continues from a checkpoint written by `step` for the same config (more or fewer
+        epochs are fine)."""
+        saved = T.read_state(Path(path)).get("config", {})
+        wanted = self.cfg.to_dict()
+        changed = sorted(
+            k
+            for k in set(saved) | set(wanted)
+            if k != "train.epochs" and saved.get(k) != wanted.get(k)
+        )
+        if changed:
+            raise ValueError(
+                f"checkpoint {path} was written for another config (differs in "
+                f"{', '.join(changed)}); start in a fresh directory (python -m trial: --fresh or "
+                "another --workdir)"
+            )
         self.state = T.restore_checkpoint(Path(path), self.model, self.optimizer)
         self.state.setdefault("status", "running")
+        self.state["config"] = wanted
         log.info("resumed from %s at epoch %d", path, self.state["epoch"])
 
     @property

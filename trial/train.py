@@ -140,6 +140,11 @@ def latest_checkpoint(root: Path) -> Path | None:
     return done[-1] if done else None
 
 
+def read_state(path: Path) -> dict[str, Any]:
+    """The trial state saved with a checkpoint (epoch, history, config, ...)."""
+    return json.loads((path / "state.json").read_text())
+
+
 def restore_checkpoint(path: Path, model, optimizer) -> dict[str, Any]:
     """Loads weights and optimiser state from `path`; returns the saved trial state."""
     model.load_weights(path / "model.weights.h5")
@@ -154,4 +159,4 @@ def restore_checkpoint(path: Path, model, optimizer) -> dict[str, Any]:
         )
     for var, value in zip(optimizer.variables, values, strict=True):
         var.assign(value)
-    return json.loads((path / "state.json").read_text())
+    return read_state(path)

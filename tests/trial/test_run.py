@@ -92,10 +92,10 @@ def test_legacy_trainer_flags_map_onto_the_config():
     args.model, args.sampling = "resnet", "1"
     assert legacy_overrides(args)["model.kind"] == "retinal"
     args.coarse_fixations = "1"
-    with pytest.raises(SystemExit, match="mutually exclusive"):
+    with pytest.raises(ValueError, match="mutually exclusive"):
         legacy_overrides(args)
     args.sampling = "2"
-    with pytest.raises(SystemExit, match="take 0 or 1"):
+    with pytest.raises(ValueError, match="take 0 or 1"):
         legacy_overrides(args)
 
 
@@ -105,7 +105,7 @@ def test_set_values_are_parsed_as_yaml():
         "attack.eps": "8/255",
         "train.augment": True,
     }
-    with pytest.raises(SystemExit, match="dotted.key=value"):
+    with pytest.raises(ValueError, match="dotted.key=value"):
         parse_sets(["epochs"])
 
 
@@ -136,3 +136,19 @@ def test_cli_prints_one_json_object_last(tiny_trial_dict, tmp_path):
     result = json.loads(out.strip().splitlines()[-1])
     assert result["status"] == "completed" and result["config"]["train.epochs"] == 1
     assert 0.0 <= result[M.ADV_ACC] <= result[M.CLEAN_ACC] <= 1.0
+
+
+def test_cli_reports_bad_legacy_flags_like_bad_keys(capsys):
+    assert main(["--sampling=2"]) == 2
+    assert capsys.readouterr().err.startswith("error: --sampling='2'")
+
+
+def test_a_checkpoint_of_another_config_is_refused(tiny_trial_dict, tmp_path):
+    run_trial(
+        TrialConfig.from_dict({**tiny_trial_dict, "train.epochs": 1}),
+        ListReporter(),
+        checkpoint_dir=tmp_path,
+    )
+    wider = TrialConfig.from_dict({**tiny_trial_dict, "model.width": 16})
+    with pytest.raises(ValueError, match="another config \\(differs in model.width\\)"):
+        run_trial(wider, ListReporter(), checkpoint_dir=tmp_path)
