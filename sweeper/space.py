@@ -10,6 +10,7 @@ seeded samples), which is exactly what `--dry-run` prints and what Tune runs.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import itertools
 import json
 import math
@@ -267,7 +268,11 @@ def _check_path(path: Path, key: str) -> None:
             "model., data., train., attack. or are `seed`",
         )
     if key not in known:
-        raise _fail(path, f"unknown parameter {key!r}; known {section} paths: {', '.join(known)}")
+        close = difflib.get_close_matches(key, known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise _fail(
+            path, f"unknown parameter {key!r}{hint}; known {section} paths: {', '.join(known)}"
+        )
 
 
 def _early_terminate(path: Path, spec: Any) -> EarlyTerminate | None:

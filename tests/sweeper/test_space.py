@@ -69,7 +69,7 @@ parameters:
     [
         (
             "method: grid\nparameters: {train.epochz: {values: [1]}}",
-            "unknown parameter 'train.epochz'",
+            "unknown parameter 'train.epochz' \\(did you mean 'train.epochs'\\?\\)",
         ),
         ("method: grid\nparameters: {trainer.epochs: {values: [1]}}", "not a TrialConfig path"),
         (
