@@ -14,6 +14,8 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import signal
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -45,6 +47,16 @@ def trial_dirname(trial_id: str) -> str:
     return f"trial_{trial_id}"
 
 
+def _exit_quietly(signum, frame) -> None:
+    """SIGTERM in a trial's worker: Ray's own handler raises SystemExit wherever Python happens
+    to be, e.g. inside a garbage-collection callback, which prints an "Exception ignored ...
+    Traceback" when `ray.shutdown()` ends the study. By then `cleanup` has closed W&B, and every
+    result and checkpoint has been handed to Tune, so the worker just leaves."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
 class EpochTrainable(tune.Trainable):
     """One trial as a Tune class trainable: one `step` per epoch."""
 
@@ -58,6 +70,7 @@ class EpochTrainable(tune.Trainable):
         storage: str,
         cpus: float,
     ) -> None:
+        signal.signal(signal.SIGTERM, _exit_quietly)
         _threads(cpus)
         from sweeper.wandb_run import TrialRun
         from trial.config import TrialConfig, drop_inapplicable
