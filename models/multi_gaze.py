@@ -23,19 +23,17 @@ from models.fixations import require_square
 from models.gaze import GazeHead, GazeInit
 from models.localiser import LocaliserName, localiser_features
 from models.retina import RetinalWarp
-from models.soft_attention import AttentionFields
+from models.soft_attention import BranchFields
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class MultiGazeConfig(AttentionFields):
+class MultiGazeConfig(BranchFields):
     """K learned gazes, each a retinal warp followed by a ResNet branch."""
 
     kind: Literal["multi_gaze"] = "multi_gaze"
     localiser: LocaliserName = "resnet18"  # the handover's full ResNet | resnet20 | small_cnn
     gaze_init: GazeInit = "grid"  # centre | grid (the original's 5 fixations, any K) | random
     gaze_l2: float = 0.01  # L2 prior on the gazes; the handover's best (0.001 was worse)
-    num_transformers: int = 5  # K, the number of gazes/branches (the original flag's name)
-    shared: bool = False  # one trunk reused by every branch (the handover found it worse)
 
     @classmethod
     def tiny(cls) -> MultiGazeConfig:

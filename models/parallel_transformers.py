@@ -16,17 +16,19 @@ from typing import Literal
 import keras
 
 from models import registry
-from models.soft_attention import AttentionFields, build_stn_model
+from models.soft_attention import BranchFields, build_stn_model, check_flag
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class ParallelTransformersConfig(AttentionFields):
+class ParallelTransformersConfig(BranchFields):
     """K learned spatial transformers, each followed by a ResNet branch."""
 
     kind: Literal["parallel_transformers"] = "parallel_transformers"
-    num_transformers: int = 5  # K, the number of STN branches (the handover's 5)
-    shared: bool = False  # one trunk reused by every branch (the handover found it worse)
     restricted_attention: bool = True  # [[sx, 0, tx], [0, sy, ty]] (handover) or full affine
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_flag("restricted_attention", self.restricted_attention)
 
     @classmethod
     def tiny(cls) -> ParallelTransformersConfig:

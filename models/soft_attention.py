@@ -7,7 +7,8 @@ itself) and its translation, the box centre, is reported as the gaze. `build_stn
 this and the K-branch `parallel_transformers` family alike: localiser -> K thetas -> K spatial
 transformers -> shared or separate ResNet trunks -> concatenated features -> logits, returning
 `logits`, `theta` (B, K, 2, 3), `boxes` (B, K, 4) and `gazes` (B, K, 2), the box centres.
-`AttentionFields` holds (and validates) the fields all three learned-attention families share."""
+`AttentionFields` holds (and validates) the fields all three learned-attention families share,
+`BranchFields` adds the branch count and weight sharing of the two K-branch families."""
 
 from __future__ import annotations
 
@@ -51,13 +52,27 @@ class AttentionFields(BackboneFields):
         super().__post_init__()
         check_localiser_fields(self.localiser, self.localiser_width, self.localiser_blocks)
         check_gaze_fields(self.gaze_param, self.gaze_init, self.gaze_l2)
-        for name in ("restricted_attention", "shared"):
-            if hasattr(self, name) and not isinstance(getattr(self, name), bool):
-                raise ValueError(f"model.{name}={getattr(self, name)!r} must be true or false")
-        if hasattr(self, "num_transformers"):
-            check_num_transformers(self.num_transformers)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise ValueError(f"model.seed={self.seed!r} must be an integer")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class BranchFields(AttentionFields):
+    """The fields of the K-branch families (parallel_transformers, multi_gaze)."""
+
+    num_transformers: int = 5  # K, the number of branches: STNs or gazes (the original flag)
+    shared: bool = False  # one trunk reused by every branch (the handover found it worse)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_num_transformers(self.num_transformers)
+        check_flag("shared", self.shared)
+
+
+def check_flag(name: str, value: object) -> None:
+    """A boolean `model.<name>` field."""
+    if not isinstance(value, bool):
+        raise ValueError(f"model.{name}={value!r} must be true or false")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -66,6 +81,10 @@ class SoftAttentionConfig(AttentionFields):
 
     kind: Literal["soft_attention"] = "soft_attention"
     restricted_attention: bool = False  # scale + translation (4) instead of full affine (6)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_flag("restricted_attention", self.restricted_attention)
 
     @classmethod
     def tiny(cls) -> SoftAttentionConfig:
