@@ -214,8 +214,11 @@ class Trial:
             self.state["epoch"] = epoch
             self.state["history"].append(metrics)
             return metrics, None
-        val = self.data.val
-        metrics[M.VAL_CLEAN_ACC] = float(np.mean(predict(self.logits, val.images) == val.labels))
+        correct = [
+            predict(self.logits, b.images) == b.labels
+            for b in self.data.val.batches(cfg.attack.batch_size)
+        ]
+        metrics[M.VAL_CLEAN_ACC] = float(np.mean(np.concatenate(correct)))
         batch = self.val_batch
         adv = evaluate(self.logits, self.val_attack, batch.images, batch.labels, len(batch))
         metrics[M.VAL_ADV_ACC] = adv.adv_acc

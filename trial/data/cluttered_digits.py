@@ -10,12 +10,22 @@ by source image (no source digit feeds two splits) and everything is a pure func
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
+from typing import NamedTuple
 
 import numpy as np
 from scipy import ndimage
 
 SPLIT_FRACTIONS = {"train": 0.7, "val": 0.15, "test": 0.15}
 SOURCE_SPLIT_SEED = 1234  # fixed: the source-image split never depends on the trial seed
+
+
+class Batch(NamedTuple):
+    """One batch of a split: float32 images in [0, 1], int32 labels, object centres or None."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    centres: np.ndarray | None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,6 +51,15 @@ class Split:
             return self
         centres = None if self.centres is None else self.centres[:n]
         return Split(self.images[:n], self.labels[:n], centres)
+
+    def batches(self, batch_size: int, limit: int = 0) -> Iterator[Batch]:
+        """The first `limit` examples (all when limit <= 0) in order, `batch_size` at a time;
+        the last batch may be smaller. Code outside `trial/data/` walks splits only this way."""
+        n = len(self) if limit <= 0 else min(limit, len(self))
+        for start in range(0, n, batch_size):
+            stop = min(start + batch_size, n)
+            centres = None if self.centres is None else self.centres[start:stop]
+            yield Batch(self.images[start:stop], self.labels[start:stop], centres)
 
 
 def _source_digits(digit_size: int) -> tuple[np.ndarray, np.ndarray]:
