@@ -27,6 +27,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from models.localiser import PARAM_GROUP
 from models.stn import theta_boxes
 
 GazeParam = Literal["tanh", "scaled_tanh", "clip_ste"]
@@ -109,9 +110,15 @@ def initial_points(num: int, gaze_init: str, seed: int = 0) -> np.ndarray:
 
 
 class _LinearHead(keras.layers.Layer):
-    """A zero-kernel linear map features (B, F) -> (B, K, P), whose bias gives the init."""
+    """A zero-kernel linear map features (B, F) -> (B, K, P), whose bias gives the init.
+
+    `loss_name` names the prior it adds (the trainer reports it as `train/loss/gaze_l2`);
+    `param_group` puts its weights in the localiser's learning-rate group.
+    """
 
     params_per_head = 2
+    loss_name = "gaze_l2"
+    param_group = PARAM_GROUP
 
     def __init__(
         self,

@@ -1,13 +1,14 @@
 """The `multi_gaze` family: a localiser predicts K gazes; each foveates the image (retinal warp)
 for its own ResNet branch.
 
-A localiser (by default the ImageNet-style ResNet18 on the full-resolution image, as in the
-handover run) predicts `num_transformers` gazes (x, y) in units of the image half-size. Branch i
-applies the bilinear retinal warp centred at gaze i (coefficients a, b fitted for the input side;
-differentiable with respect to the gaze, so the gazes learn from the classification loss) and
-classifies the warped image with its own ResNet trunk or one shared trunk; the branch features
-are concatenated into the logits. `gaze_l2` (0.01 in the handover) pulls gazes to the centre.
-The model returns `logits` and `gazes` (B, K, 2).
+A localiser (by default sized from the input like the backbones; the handover ran the
+ImageNet-style ResNet18 at 320x320) predicts `num_transformers` gazes (x, y) in units of the
+image half-size. Branch i applies the bilinear retinal warp centred at gaze i (coefficients a, b
+fitted for the input side; differentiable with respect to the gaze, so the gazes learn from the
+classification loss) and classifies the warped image with its own ResNet trunk or one shared
+trunk; the branch features are concatenated into the logits. `gaze_l2` (0.01 in the handover
+run; default 0, as for the other learned families) pulls gazes to the centre. The model returns
+`logits` and `gazes` (B, K, 2).
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ import keras
 from models import registry
 from models.branches import classify_views
 from models.fixations import require_square
-from models.gaze import GazeHead, GazeInit
-from models.localiser import LocaliserName, localiser_features
+from models.gaze import GazeHead
+from models.localiser import localiser_features
 from models.retina import RetinalWarp
 from models.soft_attention import BranchFields
 
@@ -31,14 +32,12 @@ class MultiGazeConfig(BranchFields):
     """K learned gazes, each a retinal warp followed by a ResNet branch."""
 
     kind: Literal["multi_gaze"] = "multi_gaze"
-    localiser: LocaliserName = "resnet18"  # the handover's full ResNet | resnet20 | small_cnn
-    gaze_init: GazeInit = "grid"  # centre | grid (the original's 5 fixations, any K) | random
-    gaze_l2: float = 0.01  # L2 prior on the gazes; the handover's best (0.001 was worse)
 
     @classmethod
     def tiny(cls) -> MultiGazeConfig:
         return cls(
             num_transformers=2,
+            gaze_l2=0.01,
             localiser="resnet20",
             localiser_width=8,
             localiser_blocks=1,

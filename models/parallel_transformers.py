@@ -1,11 +1,11 @@
 """The `parallel_transformers` family: K learned spatial transformers, each feeding a ResNet branch.
 
-A localiser (by default the CIFAR-style ResNet20 on the full-resolution image, as in the
-handover run) predicts `num_transformers` affine thetas; branch i resamples the image with theta_i
-(output the input's size) and classifies it with its own ResNet trunk, or with one trunk reused
-by every branch (`shared`); the branch features are concatenated into the logits. Thetas start
-at an exact identity with box centres at the `gaze_init` points. The model returns `logits`,
-`theta` (B, K, 2, 3), `boxes` (B, K, 4) and `gazes` (B, K, 2), the box centres.
+A localiser (by default sized from the input like the backbones; the handover ran the
+CIFAR-style ResNet20) predicts `num_transformers` affine thetas; branch i resamples the image
+with theta_i (output the input's size) and classifies it with its own ResNet trunk, or with one
+trunk reused by every branch (`shared`); the branch features are concatenated into the logits.
+Thetas start at an exact identity with box centres at the `gaze_init` points. The model returns
+`logits`, `theta` (B, K, 2, 3), `boxes` (B, K, 4) and `gazes` (B, K, 2), the box centres.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ transformers -> shared or separate ResNet trunks -> concatenated features -> log
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, Literal
 
 import keras
@@ -28,7 +29,8 @@ from models.gaze import (
     check_num_transformers,
 )
 from models.localiser import LocaliserName, check_localiser_fields, localiser_features
-from models.resnet import BackboneFields
+from models.resnet import DEFAULT_WIDTHS as RESNET_WIDTHS
+from models.resnet import BackboneFields, backbone, resolve_backbone
 from models.stn import SpatialTransformer
 
 
@@ -36,16 +38,20 @@ from models.stn import SpatialTransformer
 class AttentionFields(BackboneFields):
     """The fields every learned-attention family shares: its localiser and its gaze/θ head."""
 
-    localiser: LocaliserName = "resnet20"  # resnet18 | resnet20 (original default) | small_cnn
+    # auto: resnet20 below 64 px, resnet18 from 64 px (like `backbone`) | resnet18 | resnet20
+    # | small_cnn. The handover ran a ResNet18 (multi_gaze) and a ResNet20 (parallel_transformers).
+    localiser: LocaliserName = "auto"
     localiser_width: int = 0  # 0 = the localiser's own (64 resnet18, 16 resnet20, 20 small_cnn)
     localiser_blocks: int = 0  # blocks per localiser ResNet stage; 0 = the ResNet's own
     # How a head's linear output z becomes a coordinate in [-1, 1] (models/gaze.py): tanh (the
     # original; tanh' ≈ 0 makes ±1 absorbing) | scaled_tanh (tanh(z / 4): same bounds, saturates
     # later) | clip_ste (clip in the forward pass, straight-through gradient: cannot saturate).
     gaze_param: GazeParam = "tanh"
-    # Initial points (gazes or box centres), placed exactly (the bias is atanh of them under tanh).
-    gaze_init: GazeInit = "centre"  # centre (identity / original) | grid | random
-    gaze_l2: float = 0.0  # weight of the L2 prior on the gazes / box centres
+    # Initial points (gazes or box centres), placed exactly (the bias is atanh of them under tanh):
+    # grid (the centre plus a ring at ±0.5: the original's five fixations at K = 5, the centre at
+    # K = 1) | centre (all K alike, as the original's STNs) | random.
+    gaze_init: GazeInit = "grid"
+    gaze_l2: float = 0.0  # weight of the L2 prior on the gazes / box centres (handover: 0.01)
     seed: int = 0  # seed of gaze_init=random
 
     def __post_init__(self) -> None:
@@ -58,7 +64,13 @@ class AttentionFields(BackboneFields):
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class BranchFields(AttentionFields):
-    """The fields of the K-branch families (parallel_transformers, multi_gaze)."""
+    """The fields of the K-branch families (parallel_transformers, multi_gaze).
+
+    `width: 0` sizes each branch's trunk from the input and K: the backbone's own width divided
+    by √K (rounded up to a multiple of 4), so the K branches together have about the parameters
+    and FLOPs of one trunk (as the original's branched ablation matched four f=27 ResNet18s to
+    one f=64). With the original's full-width branches, K = 5 cost five trunks.
+    """
 
     num_transformers: int = 5  # K, the number of branches: STNs or gazes (the original flag)
     shared: bool = False  # one trunk reused by every branch (the handover found it worse)
@@ -67,6 +79,25 @@ class BranchFields(AttentionFields):
         super().__post_init__()
         check_num_transformers(self.num_transformers)
         check_flag("shared", self.shared)
+
+    def trunk(self, input_shape: tuple[int, int, int], name: str = "backbone") -> keras.Model:
+        """One branch's ResNet trunk (see `branch_width` for `width: 0`)."""
+        side = min(input_shape[0], input_shape[1])
+        return backbone(
+            input_shape,
+            kind=self.backbone,
+            width=self.width or branch_width(self.backbone, side, self.num_transformers),
+            blocks=self.blocks,
+            bn_momentum=self.bn_momentum,
+            name=name,
+        )
+
+
+def branch_width(backbone_name: str, side: int, branches: int) -> int:
+    """The per-branch trunk width `width: 0` gives: the backbone's own width ÷ √K, rounded up to
+    a multiple of 4 (K = 5: 16 -> 8 for resnet20, 64 -> 32 for resnet18)."""
+    own = RESNET_WIDTHS[resolve_backbone(backbone_name, side)]
+    return max(4, 4 * math.ceil(own / math.sqrt(branches) / 4))
 
 
 def check_flag(name: str, value: object) -> None:
@@ -80,7 +111,8 @@ class SoftAttentionConfig(AttentionFields):
     """One learned spatial transformer in front of a ResNet."""
 
     kind: Literal["soft_attention"] = "soft_attention"
-    restricted_attention: bool = False  # scale + translation (4) instead of full affine (6)
+    # scale + translation (4 parameters; as parallel_transformers) or full affine (6)
+    restricted_attention: bool = True
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -1,15 +1,21 @@
 """Run one trial from the command line; the result is one JSON object on the last line.
 
-    python -m trial --set model.kind=resnet --set train.epochs=2
-    python -m trial --model=resnet --dataset=cifar10 --sampling=1 --epochs=10   # legacy flags
+    python -m trial --set model.kind=multi_gaze --set train.epochs=2
+    python -m trial --model=multi_gaze --dataset=cluttered_digits --augment=1 --shared=0 \\
+        --epochs=10 --num_transformers=5                            # original trainer.py flags
+    python -m trial --evaluate runs/single --set attack.budget=standard   # re-attack, no training
 
-Every flag of the original trainer.py is accepted and mapped onto the same TrialConfig; `--set`
-overrides win over legacy flags. Keys the chosen model kind does not have are dropped with a note.
+A workdir (`--workdir`, default runs/single) holds the trial: `checkpoints/` (a rerun resumes
+exactly; `--fresh` starts over), `overlays/epoch_XXXX.png` and `gaze_metrics.png` for models
+with gazes, and `evaluations/` (one JSON per `--evaluate`). Every flag of the original trainer.py
+is accepted; `--set` overrides win over them. A key the chosen model kind does not have is an
+error; flags are never abbreviated.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import logging
 import sys
@@ -17,65 +23,7 @@ from pathlib import Path
 
 import yaml
 
-LEGACY_MODELS = {"resnet", "resnet_cifar", "ecnn", "parallel_transformers", "multi_gaze"}
-LEGACY_DATASETS = {"cifar10": "cifar10", "imagenette": "imagenette"}
-LEGACY_BOOL_FLAGS = (
-    "sampling",
-    "coarse_fixations",
-    "augment",
-    "auxiliary",
-    "restricted_attention",
-    "shared",
-)
-
-
-def _flag_bool(name: str, value: str) -> bool:
-    if value not in ("0", "1"):
-        raise ValueError(f"--{name}={value!r}: the original trainer.py flags take 0 or 1")
-    return value == "1"
-
-
-def legacy_overrides(args: argparse.Namespace) -> dict[str, object]:
-    """Maps original trainer.py flags onto dotted TrialConfig keys."""
-    out: dict[str, object] = {}
-    flags = {
-        n: _flag_bool(n, getattr(args, n))
-        for n in LEGACY_BOOL_FLAGS
-        if getattr(args, n) is not None
-    }
-    if args.model is not None:
-        if args.model not in LEGACY_MODELS:
-            raise ValueError(
-                f"--model={args.model!r} is not an original model; choose one of "
-                f"{', '.join(sorted(LEGACY_MODELS))} (or use --set model.kind=...)"
-            )
-        kind = {"resnet_cifar": "resnet", "ecnn": "cortical"}.get(args.model, args.model)
-        if kind == "resnet" and flags.get("sampling") and flags.get("coarse_fixations"):
-            raise ValueError("--sampling=1 and --coarse_fixations=1 are mutually exclusive")
-        if kind == "resnet" and flags.get("sampling"):
-            kind = "retinal"
-        elif kind == "resnet" and flags.get("coarse_fixations"):
-            kind = "coarse_fixations"
-        out["model.kind"] = kind
-        if args.model == "resnet_cifar":
-            out["model.backbone"] = "resnet20"
-    if args.dataset is not None:
-        if args.dataset not in LEGACY_DATASETS:
-            raise ValueError(
-                f"--dataset={args.dataset!r} has no loader here; available: "
-                f"{', '.join(LEGACY_DATASETS)} (or --set data.name=cluttered_digits)"
-            )
-        out["data.name"] = LEGACY_DATASETS[args.dataset]
-    for name in ("auxiliary", "restricted_attention", "shared"):
-        if name in flags:
-            out[f"model.{name}"] = flags[name]
-    if "augment" in flags:
-        out["train.augment"] = flags["augment"]
-    if args.epochs is not None:
-        out["train.epochs"] = args.epochs
-    if args.num_transformers is not None:
-        out["model.num_transformers"] = args.num_transformers
-    return out
+from trial import legacy
 
 
 def parse_sets(pairs: list[str]) -> dict[str, object]:
@@ -88,11 +36,12 @@ def parse_sets(pairs: list[str]) -> dict[str, object]:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m trial",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,  # --num_transformer must not silently mean --num_transformers
     )
     parser.add_argument(
         "--set",
@@ -104,41 +53,100 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--workdir",
         default="runs/single",
-        help="checkpoint directory; a rerun resumes from it (a finished trial reports again)",
+        help="the trial's folder; a rerun resumes from its checkpoints (a finished trial "
+        "reports again)",
     )
     parser.add_argument("--fresh", action="store_true", help="ignore existing checkpoints")
-    legacy = parser.add_argument_group("original trainer.py flags")
-    legacy.add_argument("--model", help=f"one of {', '.join(sorted(LEGACY_MODELS))}")
-    legacy.add_argument("--dataset", help=f"one of {', '.join(LEGACY_DATASETS)}")
-    for name in LEGACY_BOOL_FLAGS:
-        legacy.add_argument(f"--{name}", metavar="0|1")
-    legacy.add_argument("--epochs", type=int, help="train.epochs")
-    legacy.add_argument("--num_transformers", type=int, help="model.num_transformers")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    parser.add_argument(
+        "--evaluate",
+        metavar="RUN_DIR",
+        help="re-attack a stored trial (a --workdir or a study's trial folder) without "
+        "retraining; only attack.* (and data.test_size, data.data_dir) may be --set",
+    )
+    parser.add_argument(
+        "--checkpoint",
+        choices=("best", "last"),
+        default="best",
+        help="with --evaluate: which stored epoch to attack (default best)",
+    )
+    legacy.add_flags(parser)
+    return parser
 
-    from trial.config import TrialConfig, drop_inapplicable
-    from trial.run import ListReporter, run_trial
 
+def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """parse_args, but an unknown flag gets a did-you-mean instead of argparse's bare error."""
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        flag = unknown[0].split("=", 1)[0]
+        options = [o for a in parser._actions for o in a.option_strings if o.startswith("--")]
+        close = difflib.get_close_matches(flag, options, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]}?" if close else "; see python -m trial --help"
+        parser.error(f"unrecognised argument {unknown[0]!r}{hint}")
+    return args
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from trial.reevaluate import reevaluate
+
+    if legacy.given(args) or args.fresh:
+        flags = [*legacy.given(args), *(["--fresh"] if args.fresh else [])]
+        print(
+            f"error: --evaluate takes only --checkpoint and --set attack.*=...; drop "
+            f"{' '.join(flags)} (the stored trial's config is used)",
+            file=sys.stderr,
+        )
+        return 2
     try:
-        flat = {**legacy_overrides(args), **parse_sets(args.set)}
-        kept, dropped = drop_inapplicable(flat)
-        cfg = TrialConfig.from_dict(kept)
+        record, path = reevaluate(args.evaluate, args.checkpoint, parse_sets(args.set))
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    if dropped:
-        logging.info("ignored (model.kind=%s has no such field): %s", cfg.model.kind, dropped)
+    logging.info("recorded in %s", path)
+    print(json.dumps({**record, "record": str(path)}, default=str))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(build_parser(), argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    if args.evaluate:
+        return _evaluate(args)
+
+    from trial.config import TrialConfig
+
+    try:
+        sets = parse_sets(args.set)
+        kind = sets.get("model.kind")
+        flat = {**legacy.overrides(args, str(kind) if kind else None), **sets}
+        cfg = TrialConfig.from_dict(flat)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    from trial.run import ListReporter, run_trial
+
     workdir = Path(args.workdir)
     if args.fresh and workdir.exists():
         import shutil
 
         shutil.rmtree(workdir)
     try:
-        result = run_trial(cfg, ListReporter(), checkpoint_dir=workdir / "checkpoints")
-    except ValueError as err:  # bad data/config combinations found while setting up
+        result = run_trial(
+            cfg,
+            ListReporter(),
+            checkpoint_dir=workdir / "checkpoints",
+            artifacts_dir=workdir,
+            progress=True,
+        )
+    except ValueError as err:  # bad data/config combinations, a checkpoint of another config
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(
+            f"interrupted: the last finished epoch is kept in {workdir / 'checkpoints'}; run the "
+            "same command again to resume it",
+            file=sys.stderr,
+        )
+        return 130
     print(json.dumps({"config": cfg.to_dict(), **result.to_dict()}))
     return 0 if result.status == "completed" else 1
 

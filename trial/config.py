@@ -10,6 +10,7 @@ the allowed ones. `to_dict` is the flat, JSON-safe view logged to Tune and W&B.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import typing
 from typing import Any
@@ -20,6 +21,9 @@ from trial.data.config import DataConfig
 
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("constant", "cosine")
+# Keys a resumed trial may change: they shape neither training nor the per-epoch figures, only
+# the final evaluation or where the data is read from. Every other difference is refused.
+RESUME_MAY_CHANGE = ("attack.budget", "attack.batch_size", "data.data_dir", "data.test_size")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -36,6 +40,10 @@ class TrainConfig:
     adversarial: bool = False  # PGD adversarial training at attack.eps (Madry et al.)
     adv_steps: int = 5  # PGD steps per training batch when adversarial
     mixed_precision: str = "auto"  # auto (on with a GPU) | on | off; losses stay float32
+    # Learning-rate multiplier of the localiser and its gaze/θ head (learned-attention families;
+    # 0 freezes them). Scales the gradient step only; weight decay is unchanged.
+    localiser_lr_mult: float = 1.0
+    deterministic: bool = False  # TF op determinism: bitwise-reproducible runs, slower
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -56,6 +64,11 @@ class TrainConfig:
             raise ValueError(f"train.weight_decay={self.weight_decay} must be >= 0")
         if self.adv_steps < 1:
             raise ValueError(f"train.adv_steps={self.adv_steps} must be >= 1")
+        if not (math.isfinite(self.localiser_lr_mult) and self.localiser_lr_mult >= 0):
+            raise ValueError(
+                f"train.localiser_lr_mult={self.localiser_lr_mult} must be a finite number >= 0 "
+                "(1 = the base learning rate, 0 freezes the localiser)"
+            )
         if self.mixed_precision not in ("auto", "on", "off"):
             raise ValueError(
                 f"train.mixed_precision={self.mixed_precision!r} is not one of auto, on, off"
@@ -131,12 +144,33 @@ def _build(config_cls: type, values: dict[str, Any], section: str, fixed: dict |
     unknown = sorted(set(values) - set(names))
     if unknown:
         where = f"{section} (kind {fixed['kind']!r})" if fixed else section
+        hints = "".join(_unknown_key_hint(section, k, names) for k in unknown)
         raise ValueError(
-            f"unknown key(s) {', '.join(f'{section}.{k}' for k in unknown)} for {where}; "
-            f"allowed: {', '.join(f'{section}.{n}' for n in sorted(names))}"
+            f"unknown key(s) {', '.join(f'{section}.{k}' for k in unknown)} for {where}"
+            f"{hints}; allowed: {', '.join(f'{section}.{n}' for n in sorted(names))}"
         )
     kwargs = {k: _coerce(v, hints[k], f"{section}.{k}") for k, v in values.items()}
     return config_cls(**kwargs, **(fixed or {}))
+
+
+def _unknown_key_hint(section: str, key: str, names: list[str]) -> str:
+    """'; did you mean ...?' over this section's keys and, for model keys, every family's,
+    saying which model kinds have the key (so a key of another family reads as such)."""
+    owners: dict[str, list[str]] = {}
+    if section == "model":
+        for kind in models.names():
+            for field in dataclasses.fields(models.get(kind).config_cls):
+                if field.name != "kind":
+                    owners.setdefault(field.name, []).append(kind)
+    if key in owners:
+        return f"; {section}.{key} is a key of model.kind {', '.join(owners[key])}"
+    close = difflib.get_close_matches(key, [*names, *owners], n=1, cutoff=0.7)
+    if not close:
+        return ""
+    hint = f"; did you mean {section}.{close[0]}"
+    if close[0] not in names:
+        hint += f" (a key of model.kind {', '.join(owners[close[0]])})"
+    return hint + "?"
 
 
 def _coerce(value: Any, hint: Any, key: str) -> Any:
@@ -211,3 +245,29 @@ def drop_inapplicable(flat: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         else:
             kept[key] = value
     return kept, sorted(dropped)
+
+
+def training_changes(saved: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
+    """The flat keys in which `wanted` would train differently from the `saved` config.
+
+    Keys in RESUME_MAY_CHANGE are ignored; a key that only one side has (a config written by
+    another version of the code) counts as its current default.
+    """
+    kind = wanted.get("model.kind", "resnet")
+    defaults = TrialConfig.from_dict({"model.kind": kind}).to_dict()
+    missing = object()
+
+    def value(config: dict[str, Any], key: str) -> Any:
+        return config.get(key, defaults.get(key, missing))
+
+    return sorted(
+        key
+        for key in set(saved) | set(wanted)
+        if key not in RESUME_MAY_CHANGE and value(saved, key) != value(wanted, key)
+    )
+
+
+def is_evaluation_key(key: str) -> bool:
+    """Whether `python -m trial --evaluate` may override `key`: every attack setting, and which
+    test examples are attacked or where the data lives (the trained model stays as it is)."""
+    return key.startswith("attack.") or key in ("data.test_size", "data.data_dir")

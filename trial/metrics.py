@@ -15,3 +15,12 @@ STATUS = "status"  # completed | diverged
 def adv_key(norm: str, attack: str, eps: float) -> str:
     """The per-attack key, e.g. adv_acc/linf/pgd/0.03137."""
     return f"{ADV_ACC}/{norm}/{attack}/{eps:.4g}"
+
+# Artifacts: PNG paths (strings) in a trial's folder; W&B shows them as images, never as numbers.
+ARTIFACT_OVERLAY = "artifact/overlay"  # this epoch's overlays/epoch_XXXX.png
+ARTIFACT_GAZE_METRICS = "artifact/gaze_metrics"  # gaze_metrics.png, the gaze metrics so far
+
+
+def loss_key(term: str) -> str:
+    """A named term of the training loss, e.g. train/loss/gaze_l2."""
+    return f"{TRAIN_LOSS}/{term}"

@@ -2,14 +2,17 @@
 
 `run_trial(cfg, reporter)` is a function of its config plus injected I/O: the reporter receives
 one metrics dict per epoch (with the checkpoint written for it), and the last epoch's report also
-carries the final clean and adversarial accuracy on the test subset, so a scheduler that stops a
-trial at its last epoch never cuts the final attack off. A diverged trial (NaN loss) ends with
-status `diverged` instead of raising.
+carries the final clean and adversarial accuracy on the test subset. A diverged trial (NaN loss)
+ends with status `diverged` instead of raising.
+
+A trial writes into its folder (`artifacts_dir`): epoch checkpoints (see `trial.checkpoint`;
+a trial resumes from the latest one exactly as if it had not stopped), an overlay PNG per epoch
+for models with gazes or boxes (`overlays/epoch_XXXX.png`, reported as `artifact/overlay`) and
+the gaze metrics over epochs (`gaze_metrics.png`, reported as `artifact/gaze_metrics`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import math
@@ -19,17 +22,23 @@ from typing import Any, Protocol
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 import models
 from attacks import LinfPGD, evaluate, predict
+from trial import checkpoint as C
 from trial import metrics as M
 from trial import train as T
-from trial.config import TrialConfig
+from trial.config import TrialConfig, training_changes
 from trial.data import Data, Split, load
+from trial.devices import configure_determinism, configure_precision
 from trial.gaze_metrics import gaze_metrics, stn_metrics
+from trial.overlay import plot_gaze_metrics, save_overlay
+from trial.progress import EpochProgress
 
 log = logging.getLogger(__name__)
+
+OVERLAY_IMAGES = 16  # fixed validation images drawn every epoch
+LOOK_KEYS = ("gazes", "theta", "boxes")
 
 
 class Reporter(Protocol):
@@ -64,39 +73,22 @@ class TrialResult:
         return {"status": self.status, "epochs_run": self.epochs_run, **self.metrics}
 
 
-def configure_devices() -> list:
-    """Lets TensorFlow grow GPU memory on demand, so trials sharing a GPU (fractional
-    `resources.gpu`) do not each grab all of it. Ray sets CUDA_VISIBLE_DEVICES per trial."""
-    gpus = tf.config.list_physical_devices("GPU")
-    for gpu in gpus:
-        # RuntimeError: already initialised in this process; keep its setting.
-        with contextlib.suppress(RuntimeError):
-            tf.config.experimental.set_memory_growth(gpu, True)
-    return gpus
-
-
-def configure_precision(cfg: TrialConfig) -> str:
-    """Sets the Keras dtype policy; `auto` means mixed float16 only when a GPU is present.
-    Logits stay float32 (every family's head is float32) and so do all losses."""
-    wanted = cfg.train.mixed_precision
-    on = wanted == "on" or (wanted == "auto" and bool(configure_devices()))
-    policy = "mixed_float16" if on else "float32"
-    keras.mixed_precision.set_global_policy(policy)
-    return policy
-
-
-def attention_metrics(model, split: Split, batch_size: int = 256) -> dict[str, float]:
-    """Gaze-collapse metrics of a model that predicts gazes, on a fixed batch of images."""
+def model_outputs(model, split: Split, batch_size: int = 256) -> dict[str, np.ndarray]:
+    """Inference-mode `logits`, and `gazes`/`theta`/`boxes` where the model has them."""
     outputs: dict[str, list[np.ndarray]] = {}
     for start in range(0, len(split), batch_size):
         out = model(split.images[start : start + batch_size], training=False)
-        for key in ("gazes", "theta", "boxes"):
+        for key in ("logits", *LOOK_KEYS):
             if key in out:
                 outputs.setdefault(key, []).append(np.asarray(out[key]))
-    arrays = {k: np.concatenate(v) for k, v in outputs.items()}
-    metrics = gaze_metrics(arrays["gazes"], split.centres) if "gazes" in arrays else {}
-    if "theta" in arrays and "boxes" in arrays:
-        metrics.update(stn_metrics(arrays["theta"], arrays["boxes"]))
+    return {k: np.concatenate(v) for k, v in outputs.items()}
+
+
+def attention_metrics(outputs: dict[str, np.ndarray], split: Split) -> dict[str, float]:
+    """Gaze-collapse metrics from a model's outputs on a fixed batch of images."""
+    metrics = gaze_metrics(outputs["gazes"], split.centres) if "gazes" in outputs else {}
+    if "theta" in outputs and "boxes" in outputs:
+        metrics.update(stn_metrics(outputs["theta"], outputs["boxes"]))
     return metrics
 
 
@@ -123,9 +115,13 @@ class Trial:
 
     Args:
         cfg: the trial's config.
-        checkpoint_dir: where epoch checkpoints go (last two and the best are kept).
+        checkpoint_dir: where epoch checkpoints go (the last two and the best are kept).
+        artifacts_dir: the trial's folder for overlays and plots (default: checkpoint_dir).
         resume_from: a checkpoint to continue from; by default the latest one in
             `checkpoint_dir`, if any.
+        best_metric: the per-epoch metric that picks the best checkpoint (minimised when its
+            name contains "loss", else maximised).
+        progress: log images/s and the time left while an epoch trains.
     """
 
     def __init__(
@@ -133,59 +129,75 @@ class Trial:
         cfg: TrialConfig,
         *,
         checkpoint_dir: Path | str,
+        artifacts_dir: Path | str | None = None,
         resume_from: Path | str | None = None,
+        best_metric: str = M.VAL_CLEAN_ACC,
+        progress: bool = False,
     ) -> None:
         self.cfg = cfg
         self.checkpoint_dir = Path(checkpoint_dir)
-        keras.utils.set_random_seed(cfg.seed)
+        self.artifacts_dir = Path(artifacts_dir) if artifacts_dir else self.checkpoint_dir
+        self.best_metric, self.progress = best_metric, progress
+        configure_determinism(cfg)
         configure_precision(cfg)
+        keras.utils.set_random_seed(cfg.seed)
         self.data = load(cfg.data)
         self.model = models.build(cfg.model, self.data.input_shape, self.data.num_classes)
-        steps = (self.data.train_size or 50_000) // cfg.train.batch_size
-        if steps < 1:
+        self.steps = (self.data.train_size or 50_000) // cfg.train.batch_size
+        if self.steps < 1:
             raise ValueError(
                 f"train.batch_size={cfg.train.batch_size} exceeds data.train_size="
                 f"{self.data.train_size}: no full batch to train on; lower the batch size"
             )
-        self.optimizer = T.make_optimizer(cfg, steps)
+        self.optimizer = T.make_optimizer(cfg, self.steps)
         self.trainer = T.Trainer(self.model, self.optimizer, cfg)
-        self.state: dict[str, Any] = {
-            "epoch": 0,
-            "best_epoch": None,
-            "best": -1.0,
-            "history": [],
-            "status": "running",
-            "config": cfg.to_dict(),
-        }
-        resume = Path(resume_from) if resume_from else T.latest_checkpoint(self.checkpoint_dir)
-        if resume is not None:
-            self.restore(resume)
         self.logits = T.logits_fn(self.model)
         self.val_batch = self.data.val.take(cfg.attack.val_examples)
         self.val_attack = LinfPGD(
             self.logits, eps=cfg.attack.eps, steps=cfg.attack.val_steps, seed=cfg.seed
         )
         self.learned_gazes = models.get(cfg.model.kind).learned_gazes
+        self.state: dict[str, Any] = {
+            "epoch": 0,
+            "best_epoch": None,
+            "best": None,
+            "best_metric": best_metric,
+            "history": [],
+            "status": "running",
+            "config": cfg.to_dict(),
+        }
+        resume = Path(resume_from) if resume_from else C.latest(self.checkpoint_dir)
+        if resume is not None:
+            self.restore(resume)
+
+    def variables(self) -> dict[str, Any]:
+        """Everything a checkpoint holds (see `trial.checkpoint.named_variables`)."""
+        return C.named_variables(
+            self.model,
+            self.optimizer,
+            train_adversary=self.trainer.adversary,
+            val_attack=self.val_attack,
+        )
 
     def restore(self, path: Path | str) -> None:
-        """Continues from a checkpoint written by `step` for the same config (more or fewer
-        epochs are fine)."""
-        saved = T.read_state(Path(path)).get("config", {})
+        """Continues exactly from a checkpoint written by `step` for a config that trains the
+        same way (only the keys in `trial.config.RESUME_MAY_CHANGE` may differ)."""
+        path = Path(path)
+        saved = C.read_state(path)
         wanted = self.cfg.to_dict()
-        changed = sorted(
-            k
-            for k in set(saved) | set(wanted)
-            if k != "train.epochs" and saved.get(k) != wanted.get(k)
-        )
+        changed = training_changes(saved.get("config", {}), wanted)
         if changed:
+            old = saved.get("config", {})
+            diffs = ", ".join(f"{k}: {old.get(k)!r} -> {wanted.get(k)!r}" for k in changed)
             raise ValueError(
-                f"checkpoint {path} was written for another config (differs in "
-                f"{', '.join(changed)}); start in a fresh directory (python -m trial: --fresh or "
-                "another --workdir)"
+                f"checkpoint {path} was written for another config ({diffs}); a resumed trial "
+                "must train as it started (a changed train.epochs would change the learning-rate "
+                "schedule). Start in a fresh directory (python -m trial: --fresh or another "
+                "--workdir)"
             )
-        self.state = T.restore_checkpoint(Path(path), self.model, self.optimizer)
+        C.restore(path, self.variables())
+        self.state = {**saved, "config": wanted}
         self.state.setdefault("status", "running")
-        self.state["config"] = wanted
         log.info("resumed from %s at epoch %d", path, self.state["epoch"])
 
     @property
@@ -207,8 +219,13 @@ class Trial:
         cfg, epoch = self.cfg, self.state["epoch"] + 1
         started = time.perf_counter()
         batches = self.data.train_batches(cfg.train.batch_size, cfg.seed + epoch, cfg.train.augment)
-        loss = self.trainer.train_epoch(batches)
+        progress = None
+        if self.progress:
+            progress = EpochProgress(epoch, cfg.train.epochs, self.steps * cfg.train.batch_size)
+        terms = self.trainer.train_epoch(batches, progress)
+        loss = terms.pop("total")
         metrics: dict[str, Any] = {M.EPOCH: epoch, M.TRAIN_LOSS: loss}
+        metrics.update({M.loss_key(k): v for k, v in sorted(terms.items())})
         if not math.isfinite(loss):
             metrics[M.STATUS] = self.state["status"] = "diverged"
             self.state["epoch"] = epoch
@@ -222,18 +239,54 @@ class Trial:
         batch = self.val_batch
         adv = evaluate(self.logits, self.val_attack, batch.images, batch.labels, len(batch))
         metrics[M.VAL_ADV_ACC] = adv.adv_acc
-        if self.learned_gazes:
-            metrics.update(attention_metrics(self.model, batch))
+        metrics.update(self.look(epoch))
         metrics["time/epoch_s"] = time.perf_counter() - started
         if epoch == cfg.train.epochs:
             metrics.update(final_evaluation(cfg, self.model, self.data))
             metrics[M.STATUS] = self.state["status"] = "completed"
-        if metrics[M.VAL_CLEAN_ACC] > self.state["best"]:
-            self.state["best"], self.state["best_epoch"] = metrics[M.VAL_CLEAN_ACC], epoch
+        self._track_best(metrics, epoch)
         self.state["epoch"] = epoch
         self.state["history"].append(metrics)
-        path = T.save_checkpoint(self.checkpoint_dir, epoch, self.model, self.optimizer, self.state)
+        plot = plot_gaze_metrics(
+            self.state["history"],
+            self.artifacts_dir / "gaze_metrics.png",
+            title=f"{cfg.model.kind}: gaze metrics on {len(batch)} validation images",
+        )
+        if plot is not None:
+            metrics[M.ARTIFACT_GAZE_METRICS] = str(plot)
+        path = C.save(self.checkpoint_dir, epoch, self.variables(), self.state)
         return metrics, path
+
+    def look(self, epoch: int) -> dict[str, Any]:
+        """Where the model looks on the fixed validation batch: the gaze metrics (learned gazes)
+        and the epoch's overlay (any model with gazes or boxes)."""
+        batch = self.val_batch
+        outputs = model_outputs(self.model, batch, self.cfg.attack.batch_size)
+        metrics: dict[str, Any] = {}
+        if self.learned_gazes:
+            metrics.update(attention_metrics(outputs, batch))
+        if "gazes" in outputs or "boxes" in outputs:
+            n = min(OVERLAY_IMAGES, len(batch))
+            path = save_overlay(
+                self.artifacts_dir / "overlays" / f"epoch_{epoch:04d}.png",
+                batch.images[:n],
+                gazes=outputs["gazes"][:n] if "gazes" in outputs else None,
+                boxes=outputs["boxes"][:n] if "boxes" in outputs else None,
+                labels=batch.labels[:n],
+                predictions=np.argmax(outputs["logits"][:n], -1),
+                title=f"{self.cfg.model.kind}, epoch {epoch}: gazes (dots) and boxes per slot",
+            )
+            metrics[M.ARTIFACT_OVERLAY] = str(path)
+        return metrics
+
+    def _track_best(self, metrics: dict[str, Any], epoch: int) -> None:
+        value = metrics.get(self.best_metric)
+        if not isinstance(value, int | float) or not math.isfinite(value):
+            return
+        best = self.state.get("best")
+        sign = -1.0 if "loss" in self.best_metric else 1.0
+        if best is None or sign * value > sign * best:
+            self.state["best"], self.state["best_epoch"] = float(value), epoch
 
 
 def run_trial(
@@ -241,10 +294,18 @@ def run_trial(
     reporter: Reporter,
     *,
     checkpoint_dir: Path | str,
+    artifacts_dir: Path | str | None = None,
     resume_from: Path | str | None = None,
+    progress: bool = False,
 ) -> TrialResult:
     """Trains, attacks and reports one trial (one report per epoch; see `Trial`)."""
-    trial = Trial(cfg, checkpoint_dir=checkpoint_dir, resume_from=resume_from)
+    trial = Trial(
+        cfg,
+        checkpoint_dir=checkpoint_dir,
+        artifacts_dir=artifacts_dir,
+        resume_from=resume_from,
+        progress=progress,
+    )
     while not trial.done:
         reporter.report(*trial.step())
     return trial.result
