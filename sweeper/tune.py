@@ -16,7 +16,6 @@ import os
 import shutil
 import signal
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +68,7 @@ class EpochTrainable(tune.Trainable):
         wandb_mode: str,
         storage: str,
         cpus: float,
+        best_metric: str = "val/clean_acc",
     ) -> None:
         signal.signal(signal.SIGTERM, _exit_quietly)
         _threads(cpus)
@@ -94,8 +94,14 @@ class EpochTrainable(tune.Trainable):
             run_id=f"{study}-{self.trial_id}",
             config=cfg.to_dict(),
         )
-        self.scratch = Path(tempfile.mkdtemp(prefix="ckpt-"))
-        self.trial = Trial(cfg, checkpoint_dir=self.scratch / "epochs")
+        # Checkpoints (the last two and the best), overlays and plots live in the trial's folder
+        # (remote storage: its working directory, which Tune syncs), so they outlive the trial.
+        self.trial = Trial(
+            cfg,
+            checkpoint_dir=directory / "checkpoints",
+            artifacts_dir=directory,
+            best_metric=best_metric,
+        )
         self.latest: Path | None = None
 
     def step(self) -> dict[str, Any]:
@@ -114,7 +120,6 @@ class EpochTrainable(tune.Trainable):
 
     def cleanup(self) -> None:  # also runs when ASHA stops the trial
         self.run.finish(0)
-        shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 def _scheduler(study: Study, max_epochs: int):
@@ -196,6 +201,7 @@ def run_study(
             wandb_mode=wandb_mode,
             storage=storage,
             cpus=study.resources["cpu"],
+            best_metric=study.early_terminate.metric if study.early_terminate else "val/clean_acc",
         ),
         {"cpu": study.resources["cpu"], "gpu": study.resources["gpu"]},
     )

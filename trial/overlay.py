@@ -158,6 +158,7 @@ def plot_gaze_metrics(history: list[dict[str, Any]], path: Path, title: str = ""
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     def series(key: str) -> tuple[list[int], list[float]]:
         rows = [r for r in history if isinstance(r.get(key), int | float)]
@@ -178,6 +179,7 @@ def plot_gaze_metrics(history: list[dict[str, Any]], path: Path, title: str = ""
             ax.plot(xs, ys, marker="o", markersize=3, label=key)
         ax.set_title(name, fontsize=10)
         ax.set_xlabel("epoch", fontsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.tick_params(labelsize=8)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)

@@ -138,6 +138,9 @@ class Trial:
         self.checkpoint_dir = Path(checkpoint_dir)
         self.artifacts_dir = Path(artifacts_dir) if artifacts_dir else self.checkpoint_dir
         self.best_metric, self.progress = best_metric, progress
+        resume = Path(resume_from) if resume_from else C.latest(self.checkpoint_dir)
+        if resume is not None:  # a checkpoint of another config fails before any work
+            self._check_config(resume)
         configure_determinism(cfg)
         configure_precision(cfg)
         keras.utils.set_random_seed(cfg.seed)
@@ -166,7 +169,6 @@ class Trial:
             "status": "running",
             "config": cfg.to_dict(),
         }
-        resume = Path(resume_from) if resume_from else C.latest(self.checkpoint_dir)
         if resume is not None:
             self.restore(resume)
 
@@ -183,6 +185,14 @@ class Trial:
         """Continues exactly from a checkpoint written by `step` for a config that trains the
         same way (only the keys in `trial.config.RESUME_MAY_CHANGE` may differ)."""
         path = Path(path)
+        saved = self._check_config(path)
+        C.restore(path, self.variables())
+        self.state = {**saved, "config": self.cfg.to_dict()}
+        self.state.setdefault("status", "running")
+        log.info("resumed from %s at epoch %d", path, self.state["epoch"])
+
+    def _check_config(self, path: Path) -> dict[str, Any]:
+        """The checkpoint's saved state, if its config trains like this trial's; else raises."""
         saved = C.read_state(path)
         wanted = self.cfg.to_dict()
         changed = training_changes(saved.get("config", {}), wanted)
@@ -195,10 +205,7 @@ class Trial:
                 "schedule). Start in a fresh directory (python -m trial: --fresh or another "
                 "--workdir)"
             )
-        C.restore(path, self.variables())
-        self.state = {**saved, "config": wanted}
-        self.state.setdefault("status", "running")
-        log.info("resumed from %s at epoch %d", path, self.state["epoch"])
+        return saved
 
     @property
     def done(self) -> bool:
