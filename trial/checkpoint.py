@@ -45,7 +45,7 @@ def _layers(layer) -> list:
     return out
 
 
-def _generators(obj: Any, prefix: str, depth: int = 2) -> dict[str, tf.Variable]:
+def _generators(obj: Any, prefix: str, depth: int = 4) -> dict[str, tf.Variable]:
     """The random-generator states reachable from `obj` through its attributes."""
     if isinstance(obj, tf.random.Generator | keras.random.SeedGenerator):
         return {prefix: obj.state}
