@@ -42,7 +42,9 @@ class AttentionFields(BackboneFields):
     # | small_cnn. The handover ran a ResNet18 (multi_gaze) and a ResNet20 (parallel_transformers).
     localiser: LocaliserName = "auto"
     localiser_width: int = 0  # 0 = the localiser's own (64 resnet18, 16 resnet20, 20 small_cnn)
-    localiser_blocks: int = 0  # blocks per localiser ResNet stage; 0 = the ResNet's own
+    # Basic blocks per localiser ResNet stage: 1 (a ResNet8 / ResNet10: it regresses 2K or 4K
+    # numbers, and the handover could not train a full-depth one); 0 = the ResNet's own (3 / 2).
+    localiser_blocks: int = 1
     # How a head's linear output z becomes a coordinate in [-1, 1] (models/gaze.py): tanh (the
     # original; tanh' ≈ 0 makes ±1 absorbing) | scaled_tanh (tanh(z / 4): same bounds, saturates
     # later) | clip_ste (clip in the forward pass, straight-through gradient: cannot saturate).

@@ -40,11 +40,14 @@ class EpochProgress:
         self.epoch, self.epochs, self.total, self.every = epoch, epochs, total, every
         self.clock = clock
         self.start = self.last = clock()
+        self.first: tuple[float, int] | None = None  # after the first batch (graph tracing)
         self.lines: list[str] = []
 
     def line(self, seen: int, loss: float) -> str:
-        elapsed = max(self.clock() - self.start, 1e-9)
-        rate = seen / elapsed
+        now = self.clock()
+        # The first batch pays for tracing the train step: the rate counts from its end.
+        since, base = self.first if self.first and seen > self.first[1] else (self.start, 0)
+        rate = (seen - base) / max(now - since, 1e-9)
         text = f"epoch {self.epoch}/{self.epochs}  {seen:,}"
         if self.total:
             left = max(self.total - seen, 0) / rate if rate > 0 else 0.0
@@ -56,6 +59,8 @@ class EpochProgress:
 
     def __call__(self, seen: int, loss: float) -> None:
         now = self.clock()
+        if self.first is None:
+            self.first = (now, seen)
         if now - self.last >= self.every or (self.total and seen >= self.total):
             self.last = now
             self.lines.append(self.line(seen, loss))

@@ -115,14 +115,16 @@ def test_set_values_are_parsed_as_yaml():
 def test_epoch_progress_reports_rate_and_time_left():
     now = [0.0]
     progress = EpochProgress(2, 8, total=1000, every=10.0, clock=lambda: now[0])
-    now[0] = 5.0
-    progress(250, 1.5)  # too soon for a line
+    now[0] = 4.0
+    progress(100, 2.0)  # the first batch (tracing) is slow and too soon for a line
+    now[0] = 6.0
+    progress(200, 1.5)
     now[0] = 10.0
-    progress(500, 1.25)
-    now[0] = 20.0
+    progress(400, 1.25)  # 300 images in the 6 s since the first batch
+    now[0] = 22.0
     progress(1000, 1.0)  # the last batch always gets a line
     assert progress.lines == [
-        "epoch 2/8  500/1,000 images (50%)  50 img/s  ETA 10s  loss 1.25",
+        "epoch 2/8  400/1,000 images (40%)  50 img/s  ETA 12s  loss 1.25",
         "epoch 2/8  1,000/1,000 images (100%)  50 img/s  ETA 0s  loss 1",
     ]
 
