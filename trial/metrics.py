@@ -16,6 +16,7 @@ def adv_key(norm: str, attack: str, eps: float) -> str:
     """The per-attack key, e.g. adv_acc/linf/pgd/0.03137."""
     return f"{ADV_ACC}/{norm}/{attack}/{eps:.4g}"
 
+
 # Artifacts: PNG paths (strings) in a trial's folder; W&B shows them as images, never as numbers.
 ARTIFACT_OVERLAY = "artifact/overlay"  # this epoch's overlays/epoch_XXXX.png
 ARTIFACT_GAZE_METRICS = "artifact/gaze_metrics"  # gaze_metrics.png, the gaze metrics so far
