@@ -170,7 +170,11 @@ def read_state(path: Path) -> dict[str, Any]:
 
 def complete(root: Path) -> list[Path]:
     """The complete epoch folders under `root`, oldest first."""
-    return [p for p in sorted(root.glob("epoch_*")) if (p / STATE).exists()]
+    return [p for p in sorted(root.glob("epoch_*")) if _holds_checkpoint(p)]
+
+
+def _holds_checkpoint(path: Path) -> bool:
+    return (path / STATE).exists() and (path / ARRAYS).exists()
 
 
 def latest(root: Path) -> Path | None:
@@ -201,14 +205,14 @@ def find(run_dir: Path, which: str = "best") -> Path:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise ValueError(f"{run_dir} is not a directory; pass a trial's folder (its --workdir)")
-    if (run_dir / STATE).exists() and (run_dir / ARRAYS).exists():
+    if _holds_checkpoint(run_dir):
         return run_dir
     for folder in (run_dir / "checkpoints", run_dir):
         done = complete(folder)
         if done:
             break
     else:
-        done = [p for p in sorted(run_dir.glob("checkpoint_*")) if (p / STATE).exists()]
+        done = [p for p in sorted(run_dir.glob("checkpoint_*")) if _holds_checkpoint(p)]
     if not done:
         raise ValueError(
             f"{run_dir} holds no checkpoint: expected {run_dir}/checkpoints/epoch_XXXX/ with "
