@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import logging
 import netrc
 import os
+import re
 import struct
 from collections.abc import Collection, Sequence
 from pathlib import Path
@@ -116,17 +116,27 @@ def _records(path: Path) -> list[Any]:
     return [pb.Record.FromString(raw) for raw in out]
 
 
+def run_files(directory: Path, run_id: str) -> list[Path]:
+    """The local files of a run in `directory/wandb`, oldest first (W&B adds `-1`, `-2` to the
+    folder of a run started again within the same second)."""
+    pattern = re.compile(rf"(offline-)?run-(\d{{8}}_\d{{6}})-{re.escape(run_id)}(-\d+)?")
+    found = []
+    for path in directory.glob("wandb/*/run-*.wandb"):
+        if m := pattern.fullmatch(path.parent.name):
+            found.append(((m.group(2), int((m.group(3) or "-0")[1:])), path))
+    return [p for _, p in sorted(found)]
+
+
 def last_logged_step(directory: Path, run_id: str, skip: Path | None = None) -> int:
     """The highest history step that earlier local files of a run hold (-1 for none)."""
     last = -1
-    for path in directory.glob(f"wandb/*-{run_id}/run-{run_id}.wandb"):
+    for path in run_files(directory, run_id):
         if skip is not None and path.parent.resolve() == skip.resolve():
             continue
         try:
             for rec in _records(path):
-                for item in rec.history.item if rec.HasField("history") else ():
-                    if item.key == "_step":
-                        last = max(last, int(json.loads(item.value_json)))
+                if rec.WhichOneof("record_type") == "history":
+                    last = max(last, int(rec.history.step.num))
         except Exception as err:  # a file cut short by a kill: use what was readable
             log.debug("W&B file %s: %s", path, err)
     return last
