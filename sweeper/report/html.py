@@ -21,6 +21,7 @@ th { background: #f3f3f3; } tr.unranked td { color: #666; }
 td.fail { color: #b00; font-weight: 600; }
 figure { margin: 10px 0; } figcaption { color: #555; font-size: 12px; }
 img { max-width: 100%; border: 1px solid #eee; } .note { color: #444; }
+img.pixelated { width: 640px; image-rendering: pixelated; } .wide { overflow-x: auto; }
 """
 
 
@@ -30,7 +31,10 @@ def inline(text: str) -> str:
 
 
 def table(header: list[str], rows: list[list[str]], rank_col: bool = False) -> str:
-    out = ["<table>", "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>"]
+    out = [
+        '<div class="wide"><table>',
+        "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>",
+    ]
     for row in rows:
         cls = ' class="unranked"' if rank_col and row[0] == "–" else ""
         cells = "".join(
@@ -40,16 +44,17 @@ def table(header: list[str], rows: list[list[str]], rank_col: bool = False) -> s
             for c in row
         )
         out.append(f"<tr{cls}>{cells}</tr>")
-    out.append("</table>")
+    out.append("</table></div>")
     return "\n".join(out)
 
 
 def section(sec: Section) -> str:
     parts = [f'<section id="plot-{sec.name}">', f"<h2>{html.escape(sec.title)}</h2>"]
+    cls = ' class="pixelated"' if sec.pixelated else ""
     for caption, data in sec.images:
         b64 = base64.b64encode(data).decode("ascii")
         parts.append(
-            f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{b64}">'
+            f'<figure><img{cls} alt="{html.escape(caption)}" src="data:image/png;base64,{b64}">'
             f"<figcaption>{html.escape(caption)}</figcaption></figure>"
         )
     if sec.text:

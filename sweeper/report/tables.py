@@ -72,12 +72,12 @@ def leaderboard(
         "#",
         "trial",
         "run",
-        *keys,
         "clean_acc [95% CI]",
         "adv_acc [95% CI]",
         "epochs",
         "status",
         "checks",
+        *keys,
     ]
     rows, rank = [], 0
     for t in trials:
@@ -88,12 +88,12 @@ def leaderboard(
                 str(rank) if ranked else "–",
                 t.name,
                 names[t.name],
-                *(fmt(t.config.get(k)) for k in keys),
                 accuracy_cell(t, M.CLEAN_ACC, M.VAL_CLEAN_ACC),
                 accuracy_cell(t, M.ADV_ACC, M.VAL_ADV_ACC),
                 str(t.epochs),
                 status_text(t) + (f": {t.error}" if t.error else ""),
                 checks_cell(t),
+                *(fmt(t.config.get(k)) for k in keys),
             ]
         )
     return header, rows

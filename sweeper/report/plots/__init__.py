@@ -61,6 +61,7 @@ class Section:
     title: str
     images: tuple[tuple[str, bytes], ...] = ()  # (caption, PNG bytes)
     text: str = ""  # what it shows, or why there is nothing to show
+    pixelated: bool = False  # images are small pictures to show enlarged (overlays), not plots
 
 
 def figure(width: float = 7.0, height: float = 4.5) -> Figure:

@@ -33,6 +33,5 @@ def render(ctx: Context) -> Section:
     images = tuple(
         (f"{ctx.label(best)}: {n}", ctx.store.read_bytes(f"{folder}/{n}")) for n in picks
     )
-    return Section(
-        "overlays", TITLE, images, f"{ctx.label(best)} ({why}); {len(files)} overlay(s)."
-    )
+    text = f"{ctx.label(best)} ({why}); {len(files)} overlay(s)."
+    return Section("overlays", TITLE, images, text, pixelated=True)
