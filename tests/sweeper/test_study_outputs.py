@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sweeper.wandb_run import run_files
+from sweeper.wandb_files import run_files
 from tests.sweeper.wandb_records import records, summary
 
 PROJECT = Path(__file__).resolve().parents[2]
