@@ -90,7 +90,7 @@ class Progress(Callback):
         self.update(trials)
 
     def on_experiment_end(self, trials, **info) -> None:
-        self.update(trials, force=True)
+        self.update(trials)
 
     # ---------------------------------------------------------------------------------------
     def counts(self, trials) -> dict[str, int]:
@@ -147,9 +147,9 @@ class Progress(Callback):
         key = (*key, lead[0].trial_id if lead else None)
         return key, text
 
-    def update(self, trials, force: bool = False) -> None:
+    def update(self, trials) -> None:
         key, text = self.line(trials)
         now = self.clock()
-        if force or key != self.last_key or now - self.last_line_at >= self.heartbeat:
+        if key != self.last_key or now - self.last_line_at >= self.heartbeat:
             print(text, file=self.out or sys.stdout, flush=True)
             self.last_key, self.last_line_at = key, now

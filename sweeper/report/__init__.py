@@ -22,6 +22,7 @@ from sweeper.report.stats import (
     DEFAULT_MAX_CLEAN_LOSS,
     Best,
     best_trial,
+    eligible,
     order,
     threat_model,
     varied_keys,
@@ -30,6 +31,7 @@ from sweeper.report.store import Store
 from sweeper.report.tables import (
     accuracy_cell,
     csv_rows,
+    interval,
     leaderboard,
     markdown_table,
     seeds_table,
@@ -88,6 +90,21 @@ def _ending_summary(trials: list[TrialRecord]) -> str:
     return ", ".join(f"{n} {words.get(s, s)}" for s, n in counts.most_common())
 
 
+def _overlap_note(trials: list[TrialRecord], metric: str) -> list[str]:
+    """Says when the top two ranked trials cannot be told apart at this many test images."""
+    ranked = [t for t in trials if eligible(t)][:2]
+    if len(ranked) < 2 or metric not in (M.CLEAN_ACC, M.ADV_ACC):
+        return []
+    a, b = (interval(t, metric) for t in ranked)
+    if a is None or b is None or a[0] > b[1]:
+        return []
+    return [
+        f"The 95% intervals of the top two trials' `{metric}` overlap ({ranked[0].name} "
+        f"[{a[0]:.3f}, {a[1]:.3f}], {ranked[1].name} [{b[0]:.3f}, {b[1]:.3f}]): their order is "
+        "not established at this number of test images."
+    ]
+
+
 def _best_text(best: Best, names: dict[str, str]) -> str:
     if best.trial is None:
         return f"Best trial: none yet (no completed trial with passing checks). Rule: {best.rule}."
@@ -142,6 +159,7 @@ def build(
         "trial's last per-epoch figures (it never reached the final evaluation; not ranked). "
         "A figure whose sanity checks failed is marked FAILED and not ranked.",
     ]
+    intro += _overlap_note(trials, metric)
     best_line = _best_text(best, names)
     md = [f"# Study report: {store.name}", "", *intro, "", f"**{best_line}**", ""]
     md += ["## Leaderboard", "", markdown_table(*board), ""]

@@ -117,6 +117,7 @@ def test_every_ending_is_told_apart(page):
 def test_header_states_threat_model_budget_and_best_rule(study):
     md = (study / "report.md").read_text()
     assert "ε = 2/255" in md and "attack budget demo on 200 test images" in md
+    assert "intervals of the top two trials' `adv_acc` overlap (trial_d" in md  # 0.50 vs 0.45
     # best rule with the default 0.05: clean within 0.87 of the best 0.92 -> trial_i (adv 0.45)
     assert "Best trial: trial_i" in md and "within 0.05 of the best `clean_acc`" in md
     wider = report.build(study, max_clean_loss=0.1)
