@@ -75,10 +75,9 @@ def test_a_gaze_model_draws_its_overlay_every_epoch_and_its_metrics_at_the_end(
     cfg = TrialConfig.from_dict(
         {
             **tiny_trial_dict,
-            "model.kind": "parallel_transformers",
-            "model.num_transformers": 2,
+            "model.kind": "soft_attention",
             "model.localiser_width": 8,
-            "model.localiser_blocks": 1,
+            "model.gaze_init": "random",  # off-centre, so the prior is not zero
             "model.gaze_l2": 0.01,
         }
     )
