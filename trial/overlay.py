@@ -1,12 +1,13 @@
-"""What a model looks at, as pictures: per-epoch overlays and the gaze metrics over epochs.
+"""What a model looks at: per-epoch gaze metrics and overlays, and the metrics over epochs.
 
-`draw_overlay` tiles a fixed set of validation images (upscaled, nearest neighbour) and draws
-each gaze point as a filled dot and each STN box as a rectangle, one colour per gaze slot, with
-the true and predicted class under every tile. Coordinates follow design.md: (x, y) in units of
-the image half-size, ±1 the outer pixel edges, so x maps to the column (x + 1) / 2 · W. Drawn
-with Pillow (exact pixels, fast enough to run every epoch). `plot_gaze_metrics` draws the
-`gaze/*` and `stn/*` metrics of every epoch with matplotlib's Agg canvas (headless; no pyplot
-global state).
+`look` runs the model on a fixed split (the validation batch), computes the gaze/STN metrics of
+learned gazes and draws the epoch's overlay. `draw_overlay` tiles the images (upscaled, nearest
+neighbour) and draws each gaze point as a filled dot and each STN box as a rectangle, one colour
+per gaze slot, with the true and predicted class under every tile. Coordinates follow
+design.md: (x, y) in units of the image half-size, ±1 the outer pixel edges, so x maps to the
+column (x + 1) / 2 · W. Drawn with Pillow (exact pixels, fast enough for every epoch).
+`plot_gaze_metrics` draws the `gaze/*` and `stn/*` metrics of every epoch with matplotlib's Agg
+canvas (headless; no pyplot global state).
 """
 
 from __future__ import annotations
@@ -18,6 +19,11 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
+from trial import metrics as M
+from trial.gaze_metrics import gaze_metrics, stn_metrics
+
+OVERLAY_IMAGES = 16  # fixed validation images drawn every epoch
+LOOK_KEYS = ("gazes", "theta", "boxes")
 COLUMNS = 4
 TILE = 160  # minimum tile side in pixels: small images are upscaled by an integer factor
 PAD = 6
@@ -133,6 +139,57 @@ def save_overlay(path: Path, images: np.ndarray, **kwargs: Any) -> Path:
     draw_overlay(images, **kwargs).save(tmp, format="PNG")
     tmp.replace(path)
     return path
+
+
+def model_outputs(model, split, batch_size: int = 256) -> dict[str, np.ndarray]:
+    """Inference-mode `logits`, and `gazes`/`theta`/`boxes` where the model has them."""
+    outputs: dict[str, list[np.ndarray]] = {}
+    for start in range(0, len(split), batch_size):
+        out = model(split.images[start : start + batch_size], training=False)
+        for key in ("logits", *LOOK_KEYS):
+            if key in out:
+                outputs.setdefault(key, []).append(np.asarray(out[key]))
+    return {k: np.concatenate(v) for k, v in outputs.items()}
+
+
+def attention_metrics(outputs: dict[str, np.ndarray], split) -> dict[str, float]:
+    """Gaze-collapse metrics from a model's outputs on a fixed batch of images."""
+    metrics = gaze_metrics(outputs["gazes"], split.centres) if "gazes" in outputs else {}
+    if "theta" in outputs and "boxes" in outputs:
+        metrics.update(stn_metrics(outputs["theta"], outputs["boxes"]))
+    return metrics
+
+
+def look(
+    model,
+    split,
+    *,
+    epoch: int,
+    folder: Path,
+    learned: bool,
+    title: str = "",
+    batch_size: int = 256,
+) -> dict[str, Any]:
+    """One epoch's look at where a model looks, on a fixed split (e.g. the validation batch).
+
+    Returns the gaze/STN metrics (when the model's gazes are `learned`) and, for any model with
+    gazes or boxes, the path of `folder/overlays/epoch_XXXX.png` under `artifact/overlay`.
+    """
+    outputs = model_outputs(model, split, batch_size)
+    metrics: dict[str, Any] = attention_metrics(outputs, split) if learned else {}
+    if "gazes" in outputs or "boxes" in outputs:
+        n = min(OVERLAY_IMAGES, len(split))
+        path = save_overlay(
+            folder / "overlays" / f"epoch_{epoch:04d}.png",
+            split.images[:n],
+            gazes=outputs["gazes"][:n] if "gazes" in outputs else None,
+            boxes=outputs["boxes"][:n] if "boxes" in outputs else None,
+            labels=split.labels[:n],
+            predictions=np.argmax(outputs["logits"][:n], -1),
+            title=title,
+        )
+        metrics[M.ARTIFACT_OVERLAY] = str(path)
+    return metrics
 
 
 PANELS = (

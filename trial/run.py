@@ -29,16 +29,12 @@ from trial import checkpoint as C
 from trial import metrics as M
 from trial import train as T
 from trial.config import TrialConfig, training_changes
-from trial.data import Data, Split, load
+from trial.data import Data, load
 from trial.devices import configure_determinism, configure_precision
-from trial.gaze_metrics import gaze_metrics, stn_metrics
-from trial.overlay import plot_gaze_metrics, save_overlay
+from trial.overlay import look, plot_gaze_metrics
 from trial.progress import EpochProgress
 
 log = logging.getLogger(__name__)
-
-OVERLAY_IMAGES = 16  # fixed validation images drawn every epoch
-LOOK_KEYS = ("gazes", "theta", "boxes")
 
 
 class Reporter(Protocol):
@@ -71,25 +67,6 @@ class TrialResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"status": self.status, "epochs_run": self.epochs_run, **self.metrics}
-
-
-def model_outputs(model, split: Split, batch_size: int = 256) -> dict[str, np.ndarray]:
-    """Inference-mode `logits`, and `gazes`/`theta`/`boxes` where the model has them."""
-    outputs: dict[str, list[np.ndarray]] = {}
-    for start in range(0, len(split), batch_size):
-        out = model(split.images[start : start + batch_size], training=False)
-        for key in ("logits", *LOOK_KEYS):
-            if key in out:
-                outputs.setdefault(key, []).append(np.asarray(out[key]))
-    return {k: np.concatenate(v) for k, v in outputs.items()}
-
-
-def attention_metrics(outputs: dict[str, np.ndarray], split: Split) -> dict[str, float]:
-    """Gaze-collapse metrics from a model's outputs on a fixed batch of images."""
-    metrics = gaze_metrics(outputs["gazes"], split.centres) if "gazes" in outputs else {}
-    if "theta" in outputs and "boxes" in outputs:
-        metrics.update(stn_metrics(outputs["theta"], outputs["boxes"]))
-    return metrics
 
 
 def final_evaluation(cfg: TrialConfig, model, data: Data) -> dict[str, Any]:
@@ -227,8 +204,9 @@ class Trial:
         started = time.perf_counter()
         batches = self.data.train_batches(cfg.train.batch_size, cfg.seed + epoch, cfg.train.augment)
         progress = None
-        if self.progress:
-            progress = EpochProgress(epoch, cfg.train.epochs, self.steps * cfg.train.batch_size)
+        if self.progress:  # total 0 (no ETA) when the dataset does not know its size
+            total = (self.data.train_size or 0) // cfg.train.batch_size * cfg.train.batch_size
+            progress = EpochProgress(epoch, cfg.train.epochs, total)
         terms = self.trainer.train_epoch(batches, progress)
         loss = terms.pop("total")
         metrics: dict[str, Any] = {M.EPOCH: epoch, M.TRAIN_LOSS: loss}
@@ -267,24 +245,15 @@ class Trial:
     def look(self, epoch: int) -> dict[str, Any]:
         """Where the model looks on the fixed validation batch: the gaze metrics (learned gazes)
         and the epoch's overlay (any model with gazes or boxes)."""
-        batch = self.val_batch
-        outputs = model_outputs(self.model, batch, self.cfg.attack.batch_size)
-        metrics: dict[str, Any] = {}
-        if self.learned_gazes:
-            metrics.update(attention_metrics(outputs, batch))
-        if "gazes" in outputs or "boxes" in outputs:
-            n = min(OVERLAY_IMAGES, len(batch))
-            path = save_overlay(
-                self.artifacts_dir / "overlays" / f"epoch_{epoch:04d}.png",
-                batch.images[:n],
-                gazes=outputs["gazes"][:n] if "gazes" in outputs else None,
-                boxes=outputs["boxes"][:n] if "boxes" in outputs else None,
-                labels=batch.labels[:n],
-                predictions=np.argmax(outputs["logits"][:n], -1),
-                title=f"{self.cfg.model.kind}, epoch {epoch}: gazes (dots) and boxes per slot",
-            )
-            metrics[M.ARTIFACT_OVERLAY] = str(path)
-        return metrics
+        return look(
+            self.model,
+            self.val_batch,
+            epoch=epoch,
+            folder=self.artifacts_dir,
+            learned=self.learned_gazes,
+            title=f"{self.cfg.model.kind}, epoch {epoch}: gazes (dots) and boxes per slot",
+            batch_size=self.cfg.attack.batch_size,
+        )
 
     def _track_best(self, metrics: dict[str, Any], epoch: int) -> None:
         value = metrics.get(self.best_metric)
