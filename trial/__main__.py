@@ -56,7 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="the trial's folder; a rerun resumes from its checkpoints (a finished trial "
         "reports again)",
     )
-    parser.add_argument("--fresh", action="store_true", help="ignore existing checkpoints")
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start over: an existing workdir is renamed to WORKDIR.<time>, not deleted",
+    )
     parser.add_argument(
         "--evaluate",
         metavar="RUN_DIR",
@@ -125,10 +129,12 @@ def main(argv: list[str] | None = None) -> int:
     from trial.run import ListReporter, run_trial
 
     workdir = Path(args.workdir)
-    if args.fresh and workdir.exists():
-        import shutil
+    if args.fresh and workdir.exists():  # set aside, never deleted: it may hold evaluations
+        import time
 
-        shutil.rmtree(workdir)
+        aside = workdir.with_name(f"{workdir.name}.{time.strftime('%Y%m%dT%H%M%S')}")
+        workdir.rename(aside)
+        logging.info("--fresh: the previous trial in %s is now %s", workdir, aside)
     try:
         result = run_trial(
             cfg,
