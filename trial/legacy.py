@@ -39,7 +39,7 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
     )
     legacy.add_argument("--model", help=f"one of {', '.join(LEGACY_MODELS)}")
     legacy.add_argument(
-        "--dataset", help="data.name: any dataset the data registry knows (python -m trial.data)"
+        "--dataset", help="data.name: any dataset the data registry knows (a wrong name lists them)"
     )
     for name in BOOL_FLAGS:
         legacy.add_argument(f"--{name}", metavar="0|1")
