@@ -24,7 +24,7 @@ PANELS = (
     ("gaze/border_frac", "share of gazes at the border (max |x|,|y| ≥ 0.9)"),
     ("gaze/center_frac", "share of gazes at the centre (max |x|,|y| ≤ 0.1)"),
     ("gaze/spread", "spread of each gaze across images"),
-    ("gaze/object_dist", "distance of the nearest gaze to the digit"),
+    ("gaze/object_dist", "nearest gaze to the digit (dashed: gazes of other images)"),
     ("stn/theta_saturation", "share of θ translations with |t| ≥ 0.95"),
     ("stn/bbox_edge_frac", "share of boxes touching an edge"),
     ("val/clean_acc", "validation accuracy"),
@@ -32,7 +32,7 @@ PANELS = (
 
 
 def main(argv: list[str]) -> int:
-    runs = dict(arg.split("=", 1) for arg in argv)
+    runs = dict(arg.rsplit("=", 1) for arg in argv)  # NAME may itself hold "="
     histories = {}
     for name, run_dir in runs.items():
         last = C.find(Path(run_dir), "last")
@@ -45,10 +45,14 @@ def main(argv: list[str]) -> int:
     FigureCanvasAgg(fig)
     for i, (key, title) in enumerate(PANELS):
         ax = fig.add_subplot(2, 4, i + 1)
-        for name, history in histories.items():
+        for colour, (name, history) in enumerate(histories.items()):
             rows = [r for r in history if key in r]
             if rows:
-                ax.plot([r["epoch"] for r in rows], [r[key] for r in rows], marker="o", label=name)
+                xs = [r["epoch"] for r in rows]
+                ax.plot(xs, [r[key] for r in rows], marker="o", color=f"C{colour}", label=name)
+            if key == "gaze/object_dist" and rows:  # what looking anywhere gets
+                base = [r["gaze/object_dist_shuffled"] for r in rows]
+                ax.plot(xs, base, linestyle="--", color=f"C{colour}", label=f"{name} (shuffled)")
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("epoch", fontsize=8)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
