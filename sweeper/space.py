@@ -258,7 +258,11 @@ def _check_path(path: Path, key: str) -> None:
             for f in dataclasses.fields(models.get(kind).config_cls)
         }
         known = sorted(f"model.{f}" for f in fields)
-    elif section in ("data", "train", "attack"):
+    elif section == "data":  # every dataset's fields (data.name picks which apply)
+        from trial.data import config_paths
+
+        known = config_paths()
+    elif section in ("train", "attack"):
         cls = type(getattr(TrialConfig(), section))
         known = sorted(f"{section}.{f.name}" for f in dataclasses.fields(cls))
     else:
@@ -395,10 +399,12 @@ def _check_max_t(study: Study, points: list[dict[str, Any]]) -> None:
 def materialise(study: Study, assignment: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """One trial's flat config: drops keys its kind lacks and validates the rest."""
     from trial.config import TrialConfig, drop_inapplicable
+    from trial.data import check
 
     try:
         kept, dropped = drop_inapplicable(assignment)
         cfg = TrialConfig.from_dict(kept)
+        check(cfg.data)  # the data is there (fast, no decoding), before Ray starts
     except ValueError as err:
         raise _fail(
             study.path, f"trial {json.dumps(assignment, default=str)} is invalid: {err}"

@@ -18,7 +18,10 @@ from pathlib import Path
 import yaml
 
 LEGACY_MODELS = {"resnet", "resnet_cifar", "ecnn", "parallel_transformers", "multi_gaze"}
-LEGACY_DATASETS = {"cifar10": "cifar10", "imagenette": "imagenette"}
+LEGACY_DATASETS = {
+    **{d: d for d in ("cifar10", "imagenette", "imagenet10", "imagenet100", "cluttered_mnist")},
+    "bbox_imagenet10": "imagenet10",  # imagenet10 trains on box crops by default, as the paper
+}
 LEGACY_BOOL_FLAGS = (
     "sampling",
     "coarse_fixations",

@@ -26,7 +26,7 @@ from attacks import LinfPGD, evaluate, predict
 from trial import metrics as M
 from trial import train as T
 from trial.config import TrialConfig
-from trial.data import Data, Split, load
+from trial.data import SKIPPED, Data, Split, load
 from trial.gaze_metrics import gaze_metrics, stn_metrics
 
 log = logging.getLogger(__name__)
@@ -225,6 +225,7 @@ class Trial:
         if self.learned_gazes:
             metrics.update(attention_metrics(self.model, batch))
         metrics["time/epoch_s"] = time.perf_counter() - started
+        metrics[SKIPPED] = self.data.skipped  # unreadable images left out of the data
         if epoch == cfg.train.epochs:
             metrics.update(final_evaluation(cfg, self.model, self.data))
             metrics[M.STATUS] = self.state["status"] = "completed"
