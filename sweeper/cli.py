@@ -165,6 +165,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {problem}", file=sys.stderr)
             return 2
 
+    try:  # the data every trial reads is there (fast, nothing decoded) before Ray starts
+        from trial.config import TrialConfig
+        from trial.data import check
+
+        for point in trial_points(study) if study.method != "bayes" else []:
+            check(TrialConfig.from_dict(point).data)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
     import ray
 
     from sweeper.tune import run_study

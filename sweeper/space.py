@@ -399,12 +399,10 @@ def _check_max_t(study: Study, points: list[dict[str, Any]]) -> None:
 def materialise(study: Study, assignment: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """One trial's flat config: drops keys its kind lacks and validates the rest."""
     from trial.config import TrialConfig, drop_inapplicable
-    from trial.data import check
 
     try:
         kept, dropped = drop_inapplicable(assignment)
         cfg = TrialConfig.from_dict(kept)
-        check(cfg.data)  # the data is there (fast, no decoding), before Ray starts
     except ValueError as err:
         raise _fail(
             study.path, f"trial {json.dumps(assignment, default=str)} is invalid: {err}"
