@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-SCALE = np.float32(1.0 / 255.0)
+DIVISOR = np.float32(255.0)  # x / 255 exactly (as the original), 255 -> 1.0
 
 
 def pad_for(side: int) -> int:
@@ -28,10 +28,12 @@ def rng_for(seed: int, batch: int) -> np.random.Generator:
 
 
 def to_float(images: np.ndarray) -> np.ndarray:
-    """uint8 (B, H, W, C) -> float32 in [0, 1]."""
+    """uint8 (B, H, W, C) -> float32 in [0, 1] (image by image, so the scaling pass finds the
+    converted image still in cache)."""
     out = np.empty(images.shape, np.float32)
-    out[...] = images
-    out *= SCALE
+    for o, image in zip(out, images, strict=True):
+        o[...] = image
+        o /= DIVISOR
     return out
 
 
@@ -63,5 +65,5 @@ def augment_to_float(
             o[y0:y1, :x0] = 0
             o[y0:y1, x1:] = 0
             o[y0:y1, x0:x1] = src
-    out *= SCALE
+        o /= DIVISOR  # while the image is still in cache
     return out

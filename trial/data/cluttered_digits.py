@@ -150,7 +150,9 @@ class ClutteredDigitsConfig(DataConfig):
 
     @classmethod
     def tiny(cls) -> ClutteredDigitsConfig:
-        return cls(image_size=16, digit_size=10, clutter=1, train_size=64, val_size=16, test_size=16)
+        return cls(
+            image_size=16, digit_size=10, clutter=1, train_size=64, val_size=16, test_size=16
+        )
 
 
 def _check(cfg: ClutteredDigitsConfig) -> None:

@@ -153,13 +153,13 @@ def _where(cfg: ClutteredMnistConfig) -> list[tuple[str, str]]:
     summary="MNIST digits on a cluttered 40x40 canvas (the fork's), built from tfds MNIST",
     num_classes=10,
     channels=1,
-    splits="train: MNIST train after the first val_size, val: its first val_size, test: MNIST "
-    "test",
+    splits="train: MNIST train after the first val_size, val: its first val_size, test: MNIST test",
     centres_known=True,
     flips=False,
 )
 def load(cfg: ClutteredMnistConfig) -> Data:
     tfds_source.prepare(cfg, TFDS_NAME)
     train, test = RenderSource(cfg, "train", 0), RenderSource(cfg, "test", 1)
-    return assemble(cfg, get("cluttered_mnist"), train=train, test=test,
-                    cache_root=tfds_source.cache_root(cfg))
+    return assemble(
+        cfg, get("cluttered_mnist"), train=train, test=test, cache_root=tfds_source.cache_root(cfg)
+    )

@@ -25,6 +25,7 @@ from typing import Any
 from trial.data.images import FileSource
 from trial.data.sources import assemble
 from trial.data.splits import Data
+from trial.data.stores import check_writable
 
 IMAGE_SUFFIXES = {".jpeg", ".jpg", ".png"}
 DEVKITS = ("ILSVRC2012_devkit_t12", "devkit")
@@ -96,6 +97,8 @@ def check(cfg: Any, default_synsets: tuple[str, ...]) -> None:
     if empty:
         raise _fail(cfg, f"class folders without images: {', '.join(empty[:5])}", train, LAYOUT)
     _val_layout(cfg, root, synsets)  # raises when neither layout is there
+    if cfg.cache == "disk":
+        check_writable(cache_root(cfg))
     if cfg.imagenet.train_images == "bbox":
         box_dirs = [root / "bbox" / s for s in synsets]
         if not (root / "bbox").is_dir() or not all(d.is_dir() for d in box_dirs):
@@ -225,4 +228,7 @@ def load(cfg: Any, dataset: Any, default_synsets: tuple[str, ...]) -> Data:
         {**extra, "train_images": cfg.imagenet.train_images},
     )
     test = FileSource(f"{cfg.name} test", test_items, cfg.image_size, cfg.imagenet.resize, extra)
-    return assemble(cfg, dataset, train=train, test=test, cache_root=cache_root(cfg))
+    classes = len(synsets_of(cfg, default_synsets))
+    return assemble(
+        cfg, dataset, train=train, test=test, cache_root=cache_root(cfg), num_classes=classes
+    )

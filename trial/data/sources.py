@@ -129,8 +129,12 @@ def assemble(
     test: Source,
     val: Source | None = None,
     cache_root: Path | None = None,
+    num_classes: int | None = None,
 ) -> Data:
-    """The `Data` of a dataset's sources under a config (partition, cache, splits)."""
+    """The `Data` of a dataset's sources under a config (partition, cache, splits).
+
+    `num_classes` overrides the registry's count (e.g. ImageNet with a custom class list).
+    """
     parts = partition(cfg, train, val, test)
     mode = cache_mode(cfg)
     sources = {"train": train, "val": val or train, "test": test}
@@ -174,7 +178,7 @@ def assemble(
     return Data(
         name=dataset.name,
         input_shape=(h, w, c),
-        num_classes=dataset.num_classes,
+        num_classes=num_classes or dataset.num_classes,
         train_size=len(views["train"]),
         val=StreamSplit(views["val"]),
         test=StreamSplit(views["test"]),

@@ -99,6 +99,8 @@ class FileStore(Store):
     """Records in `<folder>/images.u8`, read with one pread each."""
 
     def __init__(self, folder: Path) -> None:
+        self._fd: int | None = None
+        self._pid = -1
         meta = json.loads((folder / "meta.json").read_text())
         centres = np.load(folder / "centres.npy") if meta["centres"] else None
         super().__init__(
@@ -117,8 +119,6 @@ class FileStore(Store):
                 f"the data cache {folder} is damaged or from another version ({size} bytes for "
                 f"{len(self)} records of {self.record}); delete that folder and rerun"
             )
-        self._fd: int | None = None
-        self._pid = -1
 
     def _handle(self) -> int:
         if self._fd is None or self._pid != os.getpid():  # a forked child opens its own
@@ -149,17 +149,7 @@ def disk_store(folder: Path, chunks: Iterable[Chunk], skipped: Iterable[str]) ->
         return FileStore(folder)
     from filelock import FileLock, Timeout
 
-    try:
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        probe = folder.parent / f".probe-{uuid.uuid4().hex}"
-        probe.touch()
-        probe.unlink()
-    except OSError as err:
-        raise ValueError(
-            f"cannot write the data cache under {folder.parent} ({err.strerror}); set "
-            "data.cache_dir to a writable folder (local disk is best) or data.cache to memory "
-            "or none"
-        ) from None
+    check_writable(folder.parent)
     lock = FileLock(str(folder) + ".lock")
     while True:
         try:
@@ -182,6 +172,21 @@ def disk_store(folder: Path, chunks: Iterable[Chunk], skipped: Iterable[str]) ->
     finally:
         lock.release()
     return FileStore(folder)
+
+
+def check_writable(root: Path) -> None:
+    """Raises a ValueError with the fix when the cache folder `root` cannot be written."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe = root / f".probe-{uuid.uuid4().hex}"
+        probe.touch()
+        probe.unlink()
+    except OSError as err:
+        raise ValueError(
+            f"cannot write the data cache under {root} ({err.strerror or err}); set "
+            "data.cache_dir to a writable folder (local disk is best) or data.cache to memory "
+            "or none"
+        ) from None
 
 
 def _write(tmp: Path, chunks: Iterable[Chunk], skipped: Iterable[str]) -> None:

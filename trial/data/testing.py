@@ -86,8 +86,9 @@ def make_imagenet_tree(
                 bw, bh = rng.integers(w // 4, w // 2 + 1), rng.integers(h // 4, h // 2 + 1)
                 x0, y0 = rng.integers(0, w - bw + 1), rng.integers(0, h - bh + 1)
                 box = (int(x0), int(y0), int(x0 + bw), int(y0 + bh))
-                xml = BOX_XML.format(stem=stem, w=w, h=h, synset=synset, x0=box[0], y0=box[1],
-                                     x1=box[2], y1=box[3])
+                xml = BOX_XML.format(
+                    stem=stem, w=w, h=h, synset=synset, x0=box[0], y0=box[1], x1=box[2], y1=box[3]
+                )
                 (root / "bbox" / synset / f"{stem}.xml").write_text(xml)
             _save(root / "train" / synset / f"{stem}.JPEG", _image(rng, label, w, h, box))
     if broken:

@@ -19,7 +19,7 @@ import numpy as np
 
 from trial.data.sources import Source, assemble
 from trial.data.splits import Data
-from trial.data.stores import Chunk
+from trial.data.stores import Chunk, check_writable
 
 SHUFFLE_BUFFER = 10_000  # encoded records (a few KB to ~100 KB each), never decoded images
 
@@ -47,6 +47,8 @@ def check(cfg: Any, tfds_name: str, splits: tuple[str, ...]) -> None:
     """Fails fast when tfds has not prepared `tfds_name` (unless the trial may download it)."""
     if cfg.download:
         return
+    if cfg.cache == "disk" and (data_dir(cfg) / tfds_name.split("/")[0]).is_dir():
+        check_writable(cache_root(cfg))
     import tensorflow_datasets as tfds
 
     folder = data_dir(cfg)
@@ -54,12 +56,11 @@ def check(cfg: Any, tfds_name: str, splits: tuple[str, ...]) -> None:
         builder = tfds.builder(tfds_name, data_dir=str(folder))
         for split in splits:
             builder.as_dataset(split=split)
-    except Exception as err:  # tfds raises AssertionError, DatasetNotFoundError, ...
-        first = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+    except Exception:  # tfds raises AssertionError, DatasetNotFoundError, ...
         raise ValueError(
             f"{cfg.name}: tensorflow-datasets has no prepared {tfds_name!r} in {folder} "
-            f"(data.data_dir{'=' + repr(cfg.data_dir) if cfg.data_dir else ' is unset'}; "
-            f"tfds said: {first}). Expected {folder}/{tfds_name}/<version>/ with "
+            f"(data.data_dir{'=' + repr(cfg.data_dir) if cfg.data_dir else ' is unset'}). "
+            f"Expected {folder}/{tfds_name}/<version>/ with "
             f"dataset_info.json and the record files. Prepare it where the network reaches "
             f"tfds' sources: `tfds build {tfds_name} --data_dir={folder}`, then copy that folder "
             "here or point data.data_dir at it; or set data.download=true to let the trial "
