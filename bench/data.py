@@ -116,6 +116,8 @@ def digits_ratio(args) -> dict:
     cfg = TrialConfig.from_dict(
         {
             "model.backbone": "resnet20",
+            "model.width": args.width,
+            "model.blocks": args.blocks,
             "data.image_size": args.digits_size,
             "data.digit_size": min(20, args.digits_size),
             "data.train_size": args.digits_batch * (args.steps + 1),
@@ -129,7 +131,8 @@ def digits_ratio(args) -> dict:
 def folder_ratio(args, root: Path) -> dict:
     from trial.data import load
 
-    cfg = _folder_cfg(root, **{"model.backbone": "resnet18", "data.image_size": args.size})
+    model = {"model.backbone": "resnet18", "model.width": args.width, "model.blocks": args.blocks}
+    cfg = _folder_cfg(root, **model, **{"data.image_size": args.size})
     start = time.perf_counter()
     data = load(cfg.data)  # writes the disk cache on the first run
     prepared = time.perf_counter() - start
@@ -262,6 +265,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--steps", type=int, default=8, help="steps per round (folder: half)")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--passes", type=int, default=3, help="one-core passes over the folder")
+    p.add_argument("--width", type=int, default=0, help="model width; 0 = the original's")
+    p.add_argument("--blocks", type=int, default=0, help="blocks per stage; 0 = the original's")
     p.add_argument("--memory-child", default="", help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
