@@ -157,14 +157,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{len(points)} trial(s) in study {study.name!r}", file=sys.stderr)
         return 0
 
-    storage = _storage(args.storage)
-    run_dir = f"{storage}/{study.name}"
-    if "://" not in storage:
-        problem = check_run_dir(Path(run_dir), study, args.resume)
-        if problem:
-            print(f"error: {problem}", file=sys.stderr)
-            return 2
-
     try:  # the data every trial reads is there (fast, nothing decoded) before Ray starts
         from trial.config import TrialConfig
         from trial.data import check
@@ -174,6 +166,14 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+
+    storage = _storage(args.storage)
+    run_dir = f"{storage}/{study.name}"
+    if "://" not in storage:
+        problem = check_run_dir(Path(run_dir), study, args.resume)
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
 
     import ray
 
