@@ -27,10 +27,10 @@ def rng_for(seed: int, batch: int) -> np.random.Generator:
     return np.random.default_rng([seed % 2**32, batch % 2**32, 0xA7])
 
 
-def to_float(images: np.ndarray) -> np.ndarray:
+def to_float(images: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """uint8 (B, H, W, C) -> float32 in [0, 1] (image by image, so the scaling pass finds the
-    converted image still in cache)."""
-    out = np.empty(images.shape, np.float32)
+    converted image still in cache), into `out` when given."""
+    out = np.empty(images.shape, np.float32) if out is None else out
     for o, image in zip(out, images, strict=True):
         o[...] = image
         o /= DIVISOR
@@ -38,14 +38,20 @@ def to_float(images: np.ndarray) -> np.ndarray:
 
 
 def augment_to_float(
-    images: np.ndarray, rng: np.random.Generator, *, flips: bool, pad: int | None = None
+    images: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    flips: bool,
+    pad: int | None = None,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Shifts (zero fill) and optionally mirrors each uint8 image; returns float32 in [0, 1]."""
+    """Shifts (zero fill) and optionally mirrors each uint8 image; returns float32 in [0, 1]
+    (into `out` when given)."""
     n, h, w, c = images.shape
     pad = pad_for(min(h, w)) if pad is None else pad
     shifts = rng.integers(-pad, pad + 1, size=(n, 2))
     mirror = rng.random(n) < 0.5 if flips else np.zeros(n, bool)
-    out = np.empty(images.shape, np.float32)
+    out = np.empty(images.shape, np.float32) if out is None else out
     for i in range(n):
         dy, dx = int(shifts[i, 0]), int(shifts[i, 1])
         # output pixel (y, x) shows input pixel (y + dy, x + dx); outside the input is zero
@@ -67,3 +73,33 @@ def augment_to_float(
             o[y0:y1, x0:x1] = src
         o /= DIVISOR  # while the image is still in cache
     return out
+
+
+class BufferPool:
+    """Reuses output batches that nobody holds any more.
+
+    A fresh 30-80 MB float batch costs more to allocate than to fill (the kernel zeroes every
+    new page), and tf.data keeps the numpy array a `numpy_function` returns as the tensor's
+    memory (no copy), holding a reference for as long as the tensor lives. So a buffer whose
+    only reference is the pool's is free: `get` hands out such a buffer or a new one. One pool
+    serves one pipeline (one epoch), so it never holds more than that pipeline had in flight.
+    """
+
+    def __init__(self, shape: tuple[int, ...], dtype=np.float32) -> None:
+        import threading
+
+        self.shape, self.dtype = tuple(shape), dtype
+        self.buffers: list[np.ndarray] = []
+        self.lock = threading.Lock()
+
+    def get(self) -> np.ndarray:
+        import sys
+
+        with self.lock:
+            for buffer in self.buffers:
+                # references: the pool's list, the loop variable, getrefcount's argument
+                if sys.getrefcount(buffer) <= 3:
+                    return buffer
+            buffer = np.empty(self.shape, self.dtype)
+            self.buffers.append(buffer)
+            return buffer

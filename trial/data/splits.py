@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from trial.data.augment import augment_to_float, rng_for, to_float
+from trial.data.augment import BufferPool, augment_to_float, rng_for, to_float
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -105,13 +105,17 @@ class StoreView(Examples):
 
         order = self.positions[np.random.default_rng([seed % 2**32, 0x5EED]).permutation(len(self))]
         store, shape = self.store, (batch_size, *self.store.shape)
+        pool = BufferPool(shape)
 
         def make(k):
             k = int(k)
             pos = order[k * batch_size : (k + 1) * batch_size]
-            images = store.read(pos)
-            x = augment_to_float(images, rng_for(seed, k), flips=flips) if augment else None
-            return (to_float(images) if x is None else x), store.labels[pos]
+            images, out = store.read(pos), pool.get()
+            if augment:
+                return augment_to_float(
+                    images, rng_for(seed, k), flips=flips, out=out
+                ), store.labels[pos]
+            return to_float(images, out), store.labels[pos]
 
         def call(k):
             x, y = tf.numpy_function(make, [k], [tf.float32, tf.int32], stateful=False)

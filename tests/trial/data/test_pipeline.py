@@ -96,3 +96,29 @@ def test_embedded_digits_through_the_interface():
     assert data.skipped == 0
     with pytest.raises(ValueError, match="batch_size=0"):
         data.train_batches(0, seed=0)
+
+
+def test_reused_batch_buffers_never_change_a_batch_someone_holds():
+    store = _store(n=64)
+    view = StoreView(store, np.arange(64))
+    held, copies = [], []
+    for x, _ in view.train_dataset(4, 7, True, True):
+        held.append(x)  # keep every tensor alive: its buffer must not be reused
+        copies.append(x.numpy().copy())
+    for x, copy in zip(held, copies, strict=True):
+        np.testing.assert_array_equal(x.numpy(), copy)
+    reference = [x.numpy().copy() for x, _ in view.train_dataset(4, 7, True, True)]  # reused
+    for got, want in zip(reference, copies, strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_buffer_pool_hands_out_only_free_buffers():
+    from trial.data.augment import BufferPool
+
+    pool = BufferPool((2, 3))
+    a = pool.get()
+    b = pool.get()
+    assert a is not b  # `a` is still held
+    del a
+    c = pool.get()
+    assert c is not b and len(pool.buffers) == 2  # the freed one came back
