@@ -105,12 +105,12 @@ class StoreView(Examples):
 
         order = self.positions[np.random.default_rng([seed % 2**32, 0x5EED]).permutation(len(self))]
         store, shape = self.store, (batch_size, *self.store.shape)
-        pool = BufferPool(shape)
+        pool, raw = BufferPool(shape), BufferPool(shape, np.uint8)
 
         def make(k):
             k = int(k)
             pos = order[k * batch_size : (k + 1) * batch_size]
-            images, out = store.read(pos), pool.get()
+            images, out = store.read(pos, raw.get()), pool.get()
             if augment:
                 return augment_to_float(
                     images, rng_for(seed, k), flips=flips, out=out
@@ -147,12 +147,13 @@ class SourceView(Examples):
         import tensorflow as tf
 
         shape = (batch_size, *self.source.shape)
+        pool = BufferPool(shape)
 
         def finish(k, images):
             k = int(k)
             if augment:
-                return augment_to_float(images, rng_for(seed, k), flips=flips)
-            return to_float(images)
+                return augment_to_float(images, rng_for(seed, k), flips=flips, out=pool.get())
+            return to_float(images, pool.get())
 
         def call(k, batch):
             images, labels = batch

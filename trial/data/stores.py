@@ -56,8 +56,8 @@ class Store:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def read(self, positions: np.ndarray) -> np.ndarray:
-        """uint8 images at `positions` (in that order)."""
+    def read(self, positions: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """uint8 images at `positions` (in that order), into `out` when given."""
         raise NotImplementedError
 
     def positions_of(self, canonical: np.ndarray) -> np.ndarray:
@@ -76,8 +76,8 @@ class ArrayStore(Store):
         super().__init__(images.shape[1:], labels, centres, index, skipped)
         self.images = images
 
-    def read(self, positions: np.ndarray) -> np.ndarray:
-        return self.images[np.asarray(positions)]
+    def read(self, positions: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        return np.take(self.images, np.asarray(positions), axis=0, out=out)
 
     @classmethod
     def collect(cls, chunks: Iterable[Chunk], skipped: Iterable[str] = ()) -> ArrayStore:
@@ -125,9 +125,9 @@ class FileStore(Store):
             self._fd, self._pid = os.open(self.path, os.O_RDONLY), os.getpid()
         return self._fd
 
-    def read(self, positions: np.ndarray) -> np.ndarray:
+    def read(self, positions: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         positions = np.asarray(positions, np.int64)
-        out = np.empty((len(positions), *self.shape), np.uint8)
+        out = np.empty((len(positions), *self.shape), np.uint8) if out is None else out
         fd = self._handle()
         for i, p in enumerate(positions):
             got = os.preadv(fd, [out[i]], int(p) * self.record)
