@@ -218,20 +218,25 @@ def _write(tmp: Path, chunks: Iterable[Chunk], skipped: Iterable[str]) -> None:
 
 
 class Progress:
-    """Logs how far a long decode has come (every 10% or 30 s), with a rate and time left."""
+    """Logs how far a long decode has come: nothing for the first 5 s (small datasets stay
+    quiet), then every 10% or 30 s with a rate and the time left, and when it is done."""
+
+    QUIET_S = 5.0
 
     def __init__(self, what: str, total: int) -> None:
         self.what, self.total, self.done = what, total, 0
         self.start = self.last = time.monotonic()
-        self.next_share = 0.1
+        self.next_share = 0.0
+        self.spoke = False
 
     def __call__(self, chunks: Iterable[Chunk]) -> Iterator[Chunk]:
-        log.info("%s: decoding %d examples", self.what, self.total)
         for chunk in chunks:
             self.done += len(chunk.index)
             now = time.monotonic()
             share = self.done / max(self.total, 1)
-            if share >= self.next_share or now - self.last > 30:
+            if now - self.start > self.QUIET_S and (
+                share >= self.next_share or now - self.last > 30
+            ):
                 rate = self.done / max(now - self.start, 1e-9)
                 left = (self.total - self.done) / max(rate, 1e-9)
                 log.info(
@@ -242,5 +247,7 @@ class Progress:
                     rate,
                     left,
                 )
-                self.last, self.next_share = now, share + 0.1
+                self.last, self.next_share, self.spoke = now, share + 0.1, True
             yield chunk
+        if self.spoke:
+            log.info("%s: done, %d in %.0f s", self.what, self.done, time.monotonic() - self.start)
