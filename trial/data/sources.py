@@ -147,7 +147,7 @@ def assemble(
             if cache_root is None:
                 raise ValueError(f"{dataset.name} has no folder for a disk cache")
             folder = cache_folder(cache_root, dataset.name, split, src)
-            chunks = Progress(f"{src.what}: writing the disk cache {folder}", len(src))
+            chunks = Progress(f"{src.what}: caching", len(src))
             store: Store = disk_store(folder, chunks(src.chunks(None)), src.skipped)
         else:  # memory: only what this config uses
             wanted = np.unique(np.concatenate([parts[s] for s in parts if sources[s] is src]))

@@ -164,6 +164,7 @@ def disk_store(folder: Path, chunks: Iterable[Chunk], skipped: Iterable[str]) ->
             shutil.rmtree(stale, ignore_errors=True)
         tmp = folder.parent / f"{folder.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         tmp.mkdir()
+        log.info("writing the data cache %s (once; later trials and epochs reuse it)", folder)
         try:
             _write(tmp, chunks, skipped)
             os.rename(tmp, folder)
