@@ -67,9 +67,10 @@ def _images(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def _fail(cfg: Any, problem: str, searched: Path | str, expected: str, how: str = GET_IT):
+def _fail(cfg: Any, problem: str, searched: Path | str | None, expected: str, how: str = GET_IT):
+    where = f" (searched {searched})" if searched else ""
     return ValueError(
-        f"{cfg.name}: {problem} (searched {searched}). Expected {expected}. {how}. "
+        f"{cfg.name}: {problem}{where}. Expected {expected}. {how}. "
         "`python -m trial.data` shows where each dataset looks."
     )
 
@@ -78,7 +79,7 @@ def check(cfg: Any, default_synsets: tuple[str, ...]) -> None:
     """Fast presence check: folders and label files exist, no image is decoded."""
     root_text = cfg.imagenet.root
     if not root_text:
-        raise _fail(cfg, "data.imagenet.root is not set", "nowhere", LAYOUT)
+        raise _fail(cfg, "data.imagenet.root is not set", None, LAYOUT)
     root = Path(root_text).expanduser()
     if not root.is_dir():
         raise _fail(cfg, f"data.imagenet.root={root_text!r} is not a folder", root, LAYOUT)
