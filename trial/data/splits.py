@@ -112,10 +112,10 @@ class StoreView(Examples):
             pos = order[k * batch_size : (k + 1) * batch_size]
             images, out = store.read(pos, raw.get()), pool.get()
             if augment:
-                return augment_to_float(
-                    images, rng_for(seed, k), flips=flips, out=out
-                ), store.labels[pos]
-            return to_float(images, out), store.labels[pos]
+                out = augment_to_float(images, rng_for(seed, k), flips=flips, out=out)
+            else:
+                out = to_float(images, out)
+            return out, store.labels[pos]
 
         def call(k):
             x, y = tf.numpy_function(make, [k], [tf.float32, tf.int32], stateful=False)
