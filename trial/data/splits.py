@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from trial.data.stores import Store
 
 
+PREFETCH = 2  # batches ready ahead of the model: enough to hide the pipeline, bounded memory
+
+
 class Batch(NamedTuple):
     """One batch of a split: float32 images in [0, 1], int32 labels, object centres or None."""
 
@@ -124,7 +127,7 @@ class StoreView(Examples):
         steps = len(self) // batch_size
         ds = tf.data.Dataset.range(steps)
         ds = ds.map(call, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        return ds.prefetch(tf.data.AUTOTUNE)
+        return ds.prefetch(PREFETCH)
 
 
 class SourceView(Examples):
@@ -163,7 +166,7 @@ class SourceView(Examples):
         ds = self.source.shuffled(self.indices, seed)
         ds = ds.batch(batch_size, drop_remainder=True).enumerate()
         ds = ds.map(call, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        return ds.prefetch(tf.data.AUTOTUNE)
+        return ds.prefetch(PREFETCH)
 
 
 class StreamSplit:
