@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from trial.data.splits import Data, SourceView, StoreView, StreamSplit
-from trial.data.stores import ArrayStore, Chunk, Progress, Store, disk_store
+from trial.data.stores import ArrayStore, Chunk, Progress, Store, chunk_size, disk_store
 
 log = logging.getLogger(__name__)
 
@@ -148,11 +148,13 @@ def assemble(
                 raise ValueError(f"{dataset.name} has no folder for a disk cache")
             folder = cache_folder(cache_root, dataset.name, split, src)
             chunks = Progress(f"{src.what}: caching", len(src))
-            store: Store = disk_store(folder, chunks(src.chunks(None)), src.skipped)
+            size = chunk_size(src.shape)
+            store: Store = disk_store(folder, chunks(src.chunks(None, size)), src.skipped)
         else:  # memory: only what this config uses
             wanted = np.unique(np.concatenate([parts[s] for s in parts if sources[s] is src]))
             chunks = Progress(f"{src.what}: decoding into memory", len(wanted))
-            store = ArrayStore.collect(chunks(src.chunks(wanted)), src.skipped)
+            decoded = chunks(src.chunks(wanted, chunk_size(src.shape)))
+            store = ArrayStore.collect(decoded, len(wanted), src.skipped)
         stores[id(src)] = store
         return store
 

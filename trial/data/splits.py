@@ -27,6 +27,14 @@ if TYPE_CHECKING:
 PREFETCH = 2  # batches ready ahead of the model: enough to hide the pipeline, bounded memory
 
 
+def batch_workers() -> int:
+    """Batches made in parallel: the cores this process may use, at most 4 (one core already
+    makes ~2,000 augmented 320 px images/s); fixed, so memory in flight is too."""
+    from trial.data.images import workers
+
+    return min(4, workers())
+
+
 class Batch(NamedTuple):
     """One batch of a split: float32 images in [0, 1], int32 labels, object centres or None."""
 
@@ -126,7 +134,7 @@ class StoreView(Examples):
 
         steps = len(self) // batch_size
         ds = tf.data.Dataset.range(steps)
-        ds = ds.map(call, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        ds = ds.map(call, num_parallel_calls=batch_workers(), deterministic=True)
         return ds.prefetch(PREFETCH)
 
 
@@ -165,7 +173,7 @@ class SourceView(Examples):
 
         ds = self.source.shuffled(self.indices, seed)
         ds = ds.batch(batch_size, drop_remainder=True).enumerate()
-        ds = ds.map(call, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        ds = ds.map(call, num_parallel_calls=batch_workers(), deterministic=True)
         return ds.prefetch(PREFETCH)
 
 

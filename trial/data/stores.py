@@ -80,18 +80,29 @@ class ArrayStore(Store):
         return np.take(self.images, np.asarray(positions), axis=0, out=out)
 
     @classmethod
-    def collect(cls, chunks: Iterable[Chunk], skipped: Iterable[str] = ()) -> ArrayStore:
-        parts = list(chunks)
-        if not parts:
+    def collect(cls, chunks: Iterable[Chunk], total: int, skipped: Iterable[str] = ()):
+        """Fills one preallocated array from `chunks` of at most `total` examples in all."""
+        images = labels = index = centres = None
+        n = 0
+        for chunk in chunks:
+            if images is None:
+                images = np.empty((total, *chunk.images.shape[1:]), np.uint8)
+                labels, index = np.empty(total, np.int32), np.empty(total, np.int64)
+                if chunk.centres is not None:
+                    centres = np.empty((total, 2), np.float32)
+            k = len(chunk.index)
+            images[n : n + k], labels[n : n + k], index[n : n + k] = (
+                chunk.images,
+                chunk.labels,
+                chunk.index,
+            )
+            if centres is not None:
+                centres[n : n + k] = chunk.centres
+            n += k
+        if images is None or n == 0:
             raise ValueError("no example could be read")
-        cat = np.concatenate
-        centres = None if parts[0].centres is None else cat([p.centres for p in parts])
         return cls(
-            cat([p.images for p in parts]),
-            cat([p.labels for p in parts]),
-            centres,
-            cat([p.index for p in parts]),
-            skipped,
+            images[:n], labels[:n], None if centres is None else centres[:n], index[:n], skipped
         )
 
 
@@ -175,6 +186,11 @@ def disk_store(folder: Path, chunks: Iterable[Chunk], skipped: Iterable[str]) ->
     return FileStore(folder)
 
 
+def chunk_size(shape: tuple[int, ...], budget: int = 32 << 20) -> int:
+    """Examples decoded per chunk: about `budget` bytes of uint8 images, 16 to 256 of them."""
+    return int(max(16, min(256, budget // max(1, int(np.prod(shape))))))
+
+
 def check_writable(root: Path) -> None:
     """Raises a ValueError with the fix when the cache folder `root` cannot be written."""
     try:
@@ -195,7 +211,7 @@ def _write(tmp: Path, chunks: Iterable[Chunk], skipped: Iterable[str]) -> None:
     with open(tmp / "images.u8", "wb") as f:
         for chunk in chunks:
             shape = chunk.images.shape[1:]
-            f.write(np.ascontiguousarray(chunk.images, np.uint8).tobytes())
+            f.write(np.ascontiguousarray(chunk.images, np.uint8).data)  # no copy
             labels.append(chunk.labels)
             index.append(chunk.index)
             if chunk.centres is not None:
