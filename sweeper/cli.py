@@ -65,7 +65,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--report",
         metavar="RUN_DIR",
-        help="only (re)write the leaderboard of a finished run folder",
+        help="only (re)build the report (report.md/.csv/.html) of a study folder, local or URI",
+    )
+    p.add_argument(
+        "--max-clean-loss",
+        type=float,
+        default=0.05,
+        metavar="X",
+        help="report's best trial: highest adv_acc within X clean accuracy of the best clean "
+        "trial (default 0.05)",
+    )
+    p.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show Ray Tune's own progress table instead of the compact progress lines",
     )
     args = p.parse_args(argv)
     if not args.study and not args.report:
@@ -124,25 +137,19 @@ def main(argv: list[str] | None = None) -> int:
             if args.smoke_test:
                 study = study.smoke()
         wandb_mode = resolve_mode(args.wandb)
+        if not 0 <= args.max_clean_loss <= 1:  # checked before Ray starts
+            raise ValueError(f"--max-clean-loss={args.max_clean_loss} is not in [0, 1]")
     except (StudyError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 
     if args.report:
-        run_dir = Path(args.report)
-        if not run_dir.is_dir():
-            print(
-                f"error: --report {run_dir}: no such folder; give a study's run folder, e.g. "
-                "runs/demo",
-                file=sys.stderr,
-            )
-            return 2
-        # With a study file, rank by its metric; without one, by adv_acc.
-        metric, mode = (study.metric, study.mode) if study else ("adv_acc", "max")
+        # With a study file, rank by its metric; without one, by the folder's own (study.json).
+        metric, mode = (study.metric, study.mode) if study else (None, None)
         try:
-            print(report.write(run_dir, metric, mode))
-        except FileNotFoundError as err:
-            print(f"error: {err}", file=sys.stderr)
+            print(report.write(args.report, metric, mode, max_clean_loss=args.max_clean_loss))
+        except (FileNotFoundError, ValueError) as err:
+            print(f"error: --report: {err}", file=sys.stderr)
             return 2
         return 0
 
@@ -186,12 +193,19 @@ def main(argv: list[str] | None = None) -> int:
         "study %s: %s search, W&B %s, results in %s", study.name, study.method, wandb_mode, run_dir
     )
     try:
-        results = run_study(study, storage=storage, wandb_mode=wandb_mode, resume=args.resume)
+        results = run_study(
+            study, storage=storage, wandb_mode=wandb_mode, resume=args.resume, verbose=args.verbose
+        )
     finally:
         ray.shutdown()
     errors = [r for r in results if r.error]
-    if "://" not in storage:
-        print(report.write(Path(run_dir), study.metric, study.mode))
+    rendered = report.build(run_dir, study.metric, study.mode, max_clean_loss=args.max_clean_loss)
+    print(report.save(rendered, run_dir))
+    if wandb_mode != "disabled":
+        from sweeper.wandb_run import log_study
+
+        local = Path(run_dir) if "://" not in storage else Path.cwd()
+        log_study(rendered, mode=wandb_mode, directory=local, project=study.project)
     if errors:
         print(f"{len(errors)} trial(s) failed; see error.txt in their folders", file=sys.stderr)
     return 1 if errors and len(errors) == len(results) else 0

@@ -69,10 +69,11 @@ class EpochTrainable(tune.Trainable):
         wandb_mode: str,
         storage: str,
         cpus: float,
+        varied: tuple[str, ...] = (),
     ) -> None:
         signal.signal(signal.SIGTERM, _exit_quietly)
         _threads(cpus)
-        from sweeper.wandb_run import TrialRun
+        from sweeper.wandb_run import TrialRun, run_name
         from trial.config import TrialConfig, drop_inapplicable
         from trial.run import Trial
 
@@ -90,19 +91,24 @@ class EpochTrainable(tune.Trainable):
             directory=directory,
             project=project,
             group=study,
-            name=self.trial_name,
+            name=run_name(kept, varied),
             run_id=f"{study}-{self.trial_id}",
             config=cfg.to_dict(),
+            tags=(f"study:{study}", f"family:{cfg.model.kind}"),
         )
         self.scratch = Path(tempfile.mkdtemp(prefix="ckpt-"))
         self.trial = Trial(cfg, checkpoint_dir=self.scratch / "epochs")
         self.latest: Path | None = None
 
     def step(self) -> dict[str, Any]:
-        metrics, self.latest = self.trial.step()
+        try:
+            metrics, self.latest = self.trial.step()
+        except Exception:
+            self.run.finish("errored")
+            raise
         self.run.log(metrics, step=int(metrics["epoch"]))
         if self.trial.done:  # W&B is closed before Tune sees the last result
-            self.run.finish(0 if self.trial.result.status == "completed" else 1)
+            self.run.finish(self.trial.result.status)
         return {**metrics, "done": self.trial.done}
 
     def save_checkpoint(self, checkpoint_dir: str) -> None:
@@ -113,7 +119,7 @@ class EpochTrainable(tune.Trainable):
         self.trial.restore(checkpoint_dir)
 
     def cleanup(self) -> None:  # also runs when ASHA stops the trial
-        self.run.finish(0)
+        self.run.finish("stopped")  # no-op if the trial already finished its run
         shutil.rmtree(self.scratch, ignore_errors=True)
 
 
@@ -185,8 +191,13 @@ def run_study(
     storage: str,
     wandb_mode: str,
     resume: bool = False,
+    verbose: bool = False,
 ):
     """Runs (or resumes) the study; returns Tune's ResultGrid."""
+    from sweeper.progress import Progress
+
+    varied = tuple(p.path for p in study.params if p.values is None or len(p.values) > 1)
+    progress = Progress(study.name, study.metric, study.mode, varied=varied)
 
     trainable = tune.with_resources(
         tune.with_parameters(
@@ -196,6 +207,7 @@ def run_study(
             wandb_mode=wandb_mode,
             storage=storage,
             cpus=study.resources["cpu"],
+            varied=varied,
         ),
         {"cpu": study.resources["cpu"], "gpu": study.resources["gpu"]},
     )
@@ -235,7 +247,8 @@ def run_study(
             checkpoint_config=tune.CheckpointConfig(num_to_keep=2, checkpoint_frequency=1),
             failure_config=tune.FailureConfig(max_failures=1),
             sync_config=tune.SyncConfig(sync_artifacts=True),
-            verbose=1,
+            callbacks=[progress],  # compact progress lines
+            verbose=1 if verbose else 0,  # Ray's wide table only with --verbose
         ),
     )
     return tuner.fit()

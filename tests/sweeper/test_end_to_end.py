@@ -84,9 +84,9 @@ def test_two_trial_study(tmp_path):
     assert rates == {0.001, 0.003}
     assert completed >= 1, "ASHA always lets the best trial of the first rung finish"
 
-    board = (run_dir / "leaderboard.md").read_text()
+    board = (run_dir / "report.md").read_text()
     assert "train.learning_rate" in board and board.count("| completed |") == completed
-    assert "Leaderboard: e2e" in out.stdout
+    assert "Study report: e2e" in out.stdout
 
     again = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert again.returncode == 2 and "--resume" in again.stderr
