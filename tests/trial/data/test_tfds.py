@@ -93,3 +93,29 @@ def test_missing_tfds_data_is_named_before_any_work(name, tfds_name, tmp_path):
         assert f"tfds build {tfds_name}" in message and "data.download=true" in message
     assert not (tmp_path / "tfds").exists()  # nothing written, nothing downloaded
     check(_cfg(name, tmp_path, **{"data.download": True}))  # a trial may then fetch it
+
+
+def test_downloads_on_one_node_take_turns(tmp_path, monkeypatch):
+    """With data.download, trials preparing the same tfds dataset run one after the other."""
+    import threading
+    import time
+
+    from trial.data import tfds_source
+
+    spans = []
+
+    class SlowBuilder:
+        def download_and_prepare(self):
+            start = time.monotonic()
+            time.sleep(0.3)
+            spans.append((start, time.monotonic()))
+
+    monkeypatch.setattr(tfds, "builder", lambda name, data_dir: SlowBuilder())
+    cfg = _cfg("cifar10", tmp_path, **{"data.download": True})
+    threads = [threading.Thread(target=tfds_source.prepare, args=(cfg, "cifar10")) for _ in "ab"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    first, second = sorted(spans)
+    assert len(spans) == 2 and first[1] <= second[0]  # the second waited for the first
