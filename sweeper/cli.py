@@ -164,6 +164,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{len(points)} trial(s) in study {study.name!r}", file=sys.stderr)
         return 0
 
+    try:  # the data every trial reads is there (fast, nothing decoded) before Ray starts
+        from trial.config import TrialConfig
+        from trial.data import check
+
+        for point in trial_points(study) if study.method != "bayes" else []:
+            check(TrialConfig.from_dict(point).data)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
     storage = _storage(args.storage)
     run_dir = f"{storage}/{study.name}"
     if "://" not in storage:

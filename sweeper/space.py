@@ -258,7 +258,11 @@ def _check_path(path: Path, key: str) -> None:
             for f in dataclasses.fields(models.get(kind).config_cls)
         }
         known = sorted(f"model.{f}" for f in fields)
-    elif section in ("data", "train", "attack"):
+    elif section == "data":  # every dataset's fields (data.name picks which apply)
+        from trial.data import config_paths
+
+        known = config_paths()
+    elif section in ("train", "attack"):
         cls = type(getattr(TrialConfig(), section))
         known = sorted(f"{section}.{f.name}" for f in dataclasses.fields(cls))
     else:

@@ -17,6 +17,8 @@ from typing import Any
 
 import models
 from attacks.config import AttackConfig
+from trial.data import get as get_dataset
+from trial.data import names as dataset_names
 from trial.data.config import DataConfig
 
 OPTIMIZERS = ("adam", "sgd")
@@ -80,7 +82,9 @@ class TrialConfig:
     """Everything one trial needs; equal configs give the same trial."""
 
     model: Any = dataclasses.field(default_factory=lambda: models.get("resnet").config_cls())
-    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    data: DataConfig = dataclasses.field(
+        default_factory=lambda: get_dataset("cluttered_digits").config_cls()
+    )
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     attack: AttackConfig = dataclasses.field(default_factory=AttackConfig)
     seed: int = 0
@@ -97,9 +101,11 @@ class TrialConfig:
             )
         model = dict(tree.get("model", {}))
         family = models.get(model.pop("kind", "resnet"))
+        data = dict(tree.get("data", {}))
+        dataset = get_dataset(data.pop("name", "cluttered_digits"))
         return cls(
             model=_build(family.config_cls, model, "model", fixed={"kind": family.name}),
-            data=_build(DataConfig, tree.get("data", {}), "data"),
+            data=_build(dataset.config_cls, data, "data", fixed={"name": dataset.name}),
             train=_build(TrainConfig, tree.get("train", {}), "train"),
             attack=_build(AttackConfig, tree.get("attack", {}), "attack"),
             seed=_coerce(tree.get("seed", 0), int, "seed"),
@@ -109,7 +115,7 @@ class TrialConfig:
         """The flat dotted view, e.g. {"model.kind": "resnet", ..., "seed": 0}."""
         flat: dict[str, Any] = {}
         for section in ("model", "data", "train", "attack"):
-            for key, value in dataclasses.asdict(getattr(self, section)).items():
+            for key, value in _flatten(dataclasses.asdict(getattr(self, section))).items():
                 flat[f"{section}.{key}"] = list(value) if isinstance(value, tuple) else value
         flat["seed"] = self.seed
         return flat
@@ -128,12 +134,32 @@ def nest(data: dict[str, Any]) -> dict[str, Any]:
             branch = tree.setdefault(head, {})
             if not isinstance(branch, dict):
                 raise ValueError(f"config key {key!r} conflicts with a value for {head!r}")
-            branch.update(nest({rest: value}))
+            _merge(branch, nest({rest: value}))
         elif isinstance(value, dict):
-            tree.setdefault(head, {}).update(nest(value))
+            _merge(tree.setdefault(head, {}), nest(value))
         else:
             tree[head] = value
     return tree
+
+
+def _merge(into: dict[str, Any], other: dict[str, Any]) -> None:
+    """Deep update, so `data.imagenet.root` and `data.imagenet.train_images` both survive."""
+    for key, value in other.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value
+
+
+def _flatten(tree: dict[str, Any]) -> dict[str, Any]:
+    """{"imagenet": {"root": x}} -> {"imagenet.root": x} (nested config groups)."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update({f"{key}.{k}": v for k, v in _flatten(value).items()})
+        else:
+            flat[key] = value
+    return flat
 
 
 def _build(config_cls: type, values: dict[str, Any], section: str, fixed: dict | None = None):
@@ -143,39 +169,49 @@ def _build(config_cls: type, values: dict[str, Any], section: str, fixed: dict |
     names = [f.name for f in dataclasses.fields(config_cls) if f.name not in (fixed or {})]
     unknown = sorted(set(values) - set(names))
     if unknown:
-        where = f"{section} (kind {fixed['kind']!r})" if fixed else section
-        hints = "".join(_unknown_key_hint(section, k, names) for k in unknown)
+        where = section + "".join(f" ({k} {v!r})" for k, v in (fixed or {}).items())
+        advice = "".join(_unknown_key_hint(section, k, names) for k in unknown)
         raise ValueError(
             f"unknown key(s) {', '.join(f'{section}.{k}' for k in unknown)} for {where}"
-            f"{hints}; allowed: {', '.join(f'{section}.{n}' for n in sorted(names))}"
+            f"{advice}; allowed: {', '.join(f'{section}.{n}' for n in sorted(names))}"
         )
     kwargs = {k: _coerce(v, hints[k], f"{section}.{k}") for k, v in values.items()}
     return config_cls(**kwargs, **(fixed or {}))
 
 
 def _unknown_key_hint(section: str, key: str, names: list[str]) -> str:
-    """'; did you mean ...?' over this section's keys and, for model keys, every family's,
-    saying which model kinds have the key (so a key of another family reads as such)."""
+    """'; did you mean ...?' over this section's keys and, for model and data keys, those of
+    every family or dataset, saying which kinds or datasets have the key (so a key of another
+    family reads as such)."""
     owners: dict[str, list[str]] = {}
-    if section == "model":
-        for kind in models.names():
-            for field in dataclasses.fields(models.get(kind).config_cls):
-                if field.name != "kind":
-                    owners.setdefault(field.name, []).append(kind)
+    registry = {
+        "model": ("kind", models.names, lambda n: models.get(n).config_cls),
+        "data": ("name", dataset_names, lambda n: get_dataset(n).config_cls),
+    }
+    selector = None
+    if section in registry:
+        selector, all_names, config_of = registry[section]
+        for name in all_names():
+            for field in dataclasses.fields(config_of(name)):
+                if field.name != selector:
+                    owners.setdefault(field.name, []).append(name)
+    owned_by = lambda k: f"{section}.{selector} {', '.join(owners[k])}"  # noqa: E731
     if key in owners:
-        return f"; {section}.{key} is a key of model.kind {', '.join(owners[key])}"
+        return f"; {section}.{key} is a key of {owned_by(key)}"
     close = difflib.get_close_matches(key, [*names, *owners], n=1, cutoff=0.7)
     if not close:
         return ""
     hint = f"; did you mean {section}.{close[0]}"
     if close[0] not in names:
-        hint += f" (a key of model.kind {', '.join(owners[close[0]])})"
+        hint += f" (a key of {owned_by(close[0])})"
     return hint + "?"
 
 
 def _coerce(value: Any, hint: Any, key: str) -> Any:
     """Converts a YAML/CLI/Tune value to the field's type, or raises naming the key."""
     origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint):  # a nested group such as data.imagenet
+        return _build(hint, value, key)
     if origin is typing.Literal:
         allowed = typing.get_args(hint)
         if value not in allowed:
@@ -230,17 +266,23 @@ def parse_float(value: Any, key: str) -> float:
 
 
 def drop_inapplicable(flat: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """Splits flat dotted keys into those the chosen `model.kind` has and those it lacks.
+    """Splits flat dotted keys into those the chosen `model.kind` and `data.name` have and those
+    they lack.
 
     A study may vary `model.num_transformers` across kinds that include `resnet`, which has no
-    such field; the sweeper drops such keys (and logs them) instead of failing the trial.
+    such field (or set `data.imagenet.root` for a study that also runs `cifar10`); the sweeper
+    drops such keys (and logs them) instead of failing the trial.
     """
     family = models.get(flat.get("model.kind", "resnet"))
     fields = {f.name for f in dataclasses.fields(family.config_cls)}
+    dataset = get_dataset(flat.get("data.name", "cluttered_digits"))
+    data_fields = {f.name for f in dataclasses.fields(dataset.config_cls)}
     kept, dropped = {}, []
     for key, value in flat.items():
         section, _, name = key.partition(".")
-        if section == "model" and name not in fields:
+        if (section == "model" and name not in fields) or (
+            section == "data" and name.partition(".")[0] not in data_fields
+        ):
             dropped.append(key)
         else:
             kept[key] = value

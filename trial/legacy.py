@@ -24,12 +24,15 @@ BOOL_FLAGS = (
 MODEL_FLAGS = ("auxiliary", "restricted_attention", "shared")  # flag -> model.<same name>
 
 
-def dataset_names() -> list[str]:
-    """Every dataset the data package knows (its registry's names)."""
-    import trial.data as data
+# The original's name for ImageNet10 trained on box crops, which is our imagenet10's default.
+DATASET_ALIASES = {"bbox_imagenet10": "imagenet10"}
 
-    names = getattr(data, "names", None)
-    return sorted(names()) if callable(names) else sorted(data.DATASETS)
+
+def dataset_names() -> list[str]:
+    """Every dataset the data registry knows, plus the original's aliases."""
+    from trial.data import names
+
+    return sorted([*names(), *DATASET_ALIASES])
 
 
 def add_flags(parser: argparse.ArgumentParser) -> None:
@@ -105,7 +108,7 @@ def overrides(args: argparse.Namespace, kind: str | None = None) -> dict[str, ob
                 f"--dataset={args.dataset!r} has no loader here; available: {', '.join(known)} "
                 "(the embedded data: --dataset=cluttered_digits)"
             )
-        out["data.name"] = args.dataset
+        out["data.name"] = DATASET_ALIASES.get(args.dataset, args.dataset)
     for name in MODEL_FLAGS:
         if name not in flags:
             continue

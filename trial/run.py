@@ -29,7 +29,7 @@ from trial import checkpoint as C
 from trial import metrics as M
 from trial import train as T
 from trial.config import TrialConfig, training_changes
-from trial.data import Data, load
+from trial.data import SKIPPED, Data, load
 from trial.devices import configure_determinism, configure_precision
 from trial.overlay import look, plot_gaze_metrics
 from trial.progress import EpochProgress
@@ -226,6 +226,7 @@ class Trial:
         metrics[M.VAL_ADV_ACC] = adv.adv_acc
         metrics.update(self.look(epoch))
         metrics["time/epoch_s"] = time.perf_counter() - started
+        metrics[SKIPPED] = self.data.skipped  # unreadable images left out of the data
         if epoch == cfg.train.epochs:
             metrics.update(final_evaluation(cfg, self.model, self.data))
             metrics[M.STATUS] = self.state["status"] = "completed"

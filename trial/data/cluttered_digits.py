@@ -10,56 +10,27 @@ by source image (no source digit feeds two splits) and everything is a pure func
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
-from typing import NamedTuple
 
 import numpy as np
 from scipy import ndimage
+
+from trial.data.config import DataConfig
+from trial.data.registry import get, register
+from trial.data.sources import ArraySource, assemble
+from trial.data.splits import Data, Split
 
 SPLIT_FRACTIONS = {"train": 0.7, "val": 0.15, "test": 0.15}
 SOURCE_SPLIT_SEED = 1234  # fixed: the source-image split never depends on the trial seed
 
 
-class Batch(NamedTuple):
-    """One batch of a split: float32 images in [0, 1], int32 labels, object centres or None."""
-
-    images: np.ndarray
-    labels: np.ndarray
-    centres: np.ndarray | None
-
-
-@dataclasses.dataclass(frozen=True)
-class Split:
-    """One split held in memory.
-
-    Attributes:
-        images: float32 (N, S, S, 1) in [0, 1].
-        labels: int32 (N,).
-        centres: float32 (N, 2) object centres (x, y) in gaze units, or None when unknown.
-    """
-
-    images: np.ndarray
-    labels: np.ndarray
-    centres: np.ndarray | None
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def take(self, n: int) -> Split:
-        """The first `n` examples (all when n <= 0)."""
-        if n <= 0 or n >= len(self):
-            return self
-        centres = None if self.centres is None else self.centres[:n]
-        return Split(self.images[:n], self.labels[:n], centres)
-
-    def batches(self, batch_size: int, limit: int = 0) -> Iterator[Batch]:
-        """The first `limit` examples (all when limit <= 0) in order, `batch_size` at a time;
-        the last batch may be smaller. Code outside `trial/data/` walks splits only this way."""
-        n = len(self) if limit <= 0 else min(limit, len(self))
-        for start in range(0, n, batch_size):
-            stop = min(start + batch_size, n)
-            centres = None if self.centres is None else self.centres[start:stop]
-            yield Batch(self.images[start:stop], self.labels[start:stop], centres)
+def _check_fields(image_size: int, digit_size: int, clutter: int) -> None:
+    if not 8 <= digit_size <= image_size:
+        raise ValueError(
+            f"data.digit_size={digit_size} must lie in [8, data.image_size={image_size}]; "
+            "lower digit_size or raise image_size"
+        )
+    if clutter < 0:
+        raise ValueError(f"data.clutter={clutter} must be >= 0 (0 = no clutter)")
 
 
 def _source_digits(digit_size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -95,7 +66,7 @@ def _render(
 ) -> Split:
     size = digits.shape[1]
     half = image_size / 2.0
-    images = np.zeros((n, image_size, image_size), np.float32)
+    images = np.zeros((n, image_size, image_size), digits.dtype)
     centres = np.zeros((n, 2), np.float32)
     # Cycle through the split's sources in a shuffled order so every digit is used evenly.
     picks = np.resize(rng.permutation(sources), n)
@@ -132,13 +103,7 @@ def make_cluttered_digits(
         clutter: clutter fragments per image.
         seed: the rendering seed; the same seed gives the same arrays.
     """
-    if not 8 <= digit_size <= image_size:
-        raise ValueError(
-            f"data.digit_size={digit_size} must lie in [8, data.image_size={image_size}]; "
-            "lower digit_size or raise image_size"
-        )
-    if clutter < 0:
-        raise ValueError(f"data.clutter={clutter} must be >= 0 (0 = no clutter)")
+    _check_fields(image_size, digit_size, clutter)
     unknown = set(sizes) - set(SPLIT_FRACTIONS)
     if unknown:
         raise ValueError(f"unknown split(s) {sorted(unknown)}; splits are train, val, test")
@@ -163,3 +128,70 @@ def make_cluttered_digits(
 def source_indices() -> dict[str, np.ndarray]:
     """The source-digit indices of each split (for tests of split disjointness)."""
     return _source_split(1797)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ClutteredDigitsConfig(DataConfig):
+    """The embedded dataset: rendered in memory from scikit-learn's digits, nothing to fetch.
+
+    Train, validation and test are rendered from disjoint source digits, so `train_size` and
+    `test_size` are how many to render (0 = 12,000 and 1,000).
+    """
+
+    name: str = "cluttered_digits"
+    train_size: int = 12000
+    test_size: int = 1000
+    digit_size: int = 20  # side of a digit on the canvas
+    clutter: int = 4  # clutter fragments per image
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_fields(self.image_size, self.digit_size, self.clutter)
+
+    @classmethod
+    def tiny(cls) -> ClutteredDigitsConfig:
+        return cls(
+            image_size=16, digit_size=10, clutter=1, train_size=64, val_size=16, test_size=16
+        )
+
+
+def _check(cfg: ClutteredDigitsConfig) -> None:
+    del cfg  # scikit-learn ships the source digits: nothing can be missing
+
+
+def _where(cfg: ClutteredDigitsConfig) -> list[tuple[str, str]]:
+    del cfg
+    return [("source digits", "bundled with scikit-learn (sklearn.datasets.load_digits)")]
+
+
+@register(
+    "cluttered_digits",
+    ClutteredDigitsConfig,
+    check=_check,
+    where=_where,
+    summary="embedded: scikit-learn's digits on a cluttered canvas, rendered offline",
+    num_classes=10,
+    channels=1,
+    splits="train/val/test rendered from disjoint source digits (70/15/15%)",
+    centres_known=True,
+    flips=False,  # a mirrored digit is not a digit
+)
+def load(cfg: ClutteredDigitsConfig) -> Data:
+    sizes = {"train": cfg.train_size or 12000, "val": cfg.val_size, "test": cfg.test_size or 1000}
+    splits = make_cluttered_digits(
+        sizes=sizes,
+        image_size=cfg.image_size,
+        digit_size=cfg.digit_size,
+        clutter=cfg.clutter,
+        seed=cfg.seed,
+    )
+    sources = {
+        name: ArraySource(
+            f"cluttered_digits {name}",
+            np.round(split.images * 255).astype(np.uint8),
+            split.labels,
+            split.centres,
+        )
+        for name, split in splits.items()
+    }
+    return assemble(cfg, get("cluttered_digits"), **sources)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
-from trial.data import DataConfig, load
-from trial.data.cluttered_digits import make_cluttered_digits, source_indices
+from trial.data.cluttered_digits import (
+    ClutteredDigitsConfig,
+    make_cluttered_digits,
+    source_indices,
+)
 
 SIZES = {"train": 64, "val": 16, "test": 16}
 
@@ -51,27 +53,9 @@ def test_centres_point_at_the_digit():
 def test_bad_sizes_are_named():
     with pytest.raises(ValueError, match="data.digit_size=50"):
         make_cluttered_digits(sizes=SIZES, image_size=40, digit_size=50)
-    with pytest.raises(ValueError, match="data.name='mnist'"):
-        DataConfig(name="mnist")
-
-
-def test_load_gives_batches_of_fixed_shape():
-    data = load(DataConfig(image_size=16, digit_size=10, train_size=100, val_size=10, test_size=10))
-    batches = list(data.train_batches(32, seed=0, augment=True))
-    assert len(batches) == 3  # the partial batch is dropped
-    assert all(x.shape == (32, 16, 16, 1) for x, _ in batches)
-    assert data.input_shape == (16, 16, 1) and data.num_classes == 10
-
-
-def test_tfds_cifar10_under_mock_data(tmp_path):
-    import tensorflow_datasets as tfds
-
-    with tfds.testing.mock_data(num_examples=40, data_dir=str(tmp_path)):
-        data = load(
-            DataConfig(name="cifar10", image_size=16, train_size=20, val_size=8, test_size=12)
-        )
-        batch = next(iter(data.train_batches(4, seed=0)))
-    assert data.input_shape == (16, 16, 3)
-    assert batch[0].shape == (4, 16, 16, 3) and batch[0].dtype == tf.float32
-    assert len(data.val) == 8 and len(data.test) == 12
-    assert data.test.images.min() >= 0.0 and data.test.images.max() <= 1.0
+    with pytest.raises(ValueError, match="data.digit_size=50"):
+        ClutteredDigitsConfig(digit_size=50)
+    with pytest.raises(ValueError, match="data.clutter=-1"):
+        ClutteredDigitsConfig(clutter=-1)
+    with pytest.raises(ValueError, match="data.val_size=0"):
+        ClutteredDigitsConfig(val_size=0)
