@@ -19,7 +19,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from attacks.pgd import LinfPGD
+from attacks import PGD, Target, ThreatModel
 from trial.config import TrialConfig
 
 KEEP_LAST = 2
@@ -59,22 +59,45 @@ def logits_fn(model: keras.Model):
     return call
 
 
+class TrainingAdversary:
+    """PGD at the study's norm and ε against the very forward pass the loss is about to take.
+
+    The attack calls the model in training mode through `stateless_call` on the current
+    variable values: batch-norm uses the batch's statistics (and no moving average is updated),
+    and every random layer (the fixation families' training gazes and crops) reads the same
+    seed-generator state as the loss's forward pass that follows, so the adversary attacks the
+    same random draw the model is trained on, not the inference-mode centre gaze.
+    """
+
+    def __init__(self, model: keras.Model, cfg: TrialConfig) -> None:
+        self.model = model
+        threat = ThreatModel(cfg.attack.norm, cfg.attack.eps)
+        self.pgd = PGD(Target(self._logits), threat, steps=cfg.train.adv_steps, seed=cfg.seed)
+
+    def _logits(self, x: tf.Tensor) -> tf.Tensor:
+        model = self.model
+        trainable = [v.value for v in model.trainable_variables]
+        non_trainable = [v.value for v in model.non_trainable_variables]
+        outputs, _ = model.stateless_call(trainable, non_trainable, x, training=True)
+        return tf.cast(outputs["logits"], tf.float32)
+
+    def __call__(self, images: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
+        """Adversarial images for the train step (traced inside it); no gradient flows back."""
+        return tf.stop_gradient(self.pgd.perturb(images, labels))
+
+
 class Trainer:
     """Owns the compiled train step of one model."""
 
     def __init__(self, model: keras.Model, optimizer, cfg: TrialConfig) -> None:
         self.model = model
         self.optimizer = optimizer
-        self.adversary = None
-        if cfg.train.adversarial:
-            self.adversary = LinfPGD(
-                logits_fn(model), eps=cfg.attack.eps, steps=cfg.train.adv_steps, seed=cfg.seed
-            )
+        self.adversary = TrainingAdversary(model, cfg) if cfg.train.adversarial else None
         self.step = tf.function(self._step, reduce_retracing=True)
 
     def _step(self, images: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
         if self.adversary is not None:
-            images = tf.stop_gradient(self.adversary.perturb(images, labels))
+            images = self.adversary(images, labels)
         variables = self.model.trainable_variables
         with tf.GradientTape() as tape:
             outputs = self.model(images, training=True)

@@ -1,0 +1,164 @@
+"""The model under attack, and Expectation over Transformation (EOT) for models that are random.
+
+A model that draws randomness when evaluated (random gazes or crops at inference) has no single
+loss surface: a gradient from one draw points somewhere the next draw does not care about, and a
+single forward pass is a coin flip, not an accuracy. So a `Target` that is `random` averages every
+gradient over `eot_samples` draws (Athalye et al. 2018) and scores an image by its mean
+correctness over `draws` fresh draws; a deterministic target uses one of each. A random target
+with fewer than 2 EOT samples is refused: it would be attacked with plain, single-draw gradients.
+All logits are float32 and every loss is computed on them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from attacks.losses import LossFn
+
+LogitsFn = Callable[[tf.Tensor], tf.Tensor]
+DEFAULT_EOT_SAMPLES = 10
+DEFAULT_DRAWS = 10  # fresh draws behind every accuracy of a random model
+
+
+def batch_function(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Compiles `fn(images, labels, *int_vectors)` once per image shape, for any batch size.
+
+    The suite attacks the still-robust subset of each batch, so batch sizes vary; a signature
+    with an unknown batch dimension traces the graph once instead of once per size.
+    """
+    compiled: dict[tuple, Any] = {}
+
+    def call(images: tf.Tensor, labels: tf.Tensor, *vectors: tf.Tensor):
+        key = (tuple(images.shape[1:]), len(vectors))
+        if key not in compiled:
+            spec = [tf.TensorSpec((None, *key[0]), tf.float32), tf.TensorSpec((None,), tf.int32)]
+            spec += [tf.TensorSpec((None,), tf.int32)] * len(vectors)
+            compiled[key] = tf.function(fn, input_signature=spec)
+        return compiled[key](images, labels, *vectors)
+
+    return call
+
+
+class Target:
+    """A logits function plus how to attack and score it.
+
+    Args:
+        logits_fn: images in [0, 1] (B, H, W, C) -> logits (B, classes); called in inference
+            mode, and each call of a random model draws fresh randomness.
+        random: the model is random at inference (the registry says so): gradients are EOT
+            averages and accuracies are means over draws.
+        eot_samples: draws averaged per gradient when random (>= 2).
+        draws: fresh draws per accuracy when random.
+        name: shown in messages.
+    """
+
+    def __init__(
+        self,
+        logits_fn: LogitsFn,
+        *,
+        random: bool = False,
+        eot_samples: int = DEFAULT_EOT_SAMPLES,
+        draws: int = DEFAULT_DRAWS,
+        name: str = "model",
+    ) -> None:
+        if isinstance(eot_samples, bool) or not isinstance(eot_samples, int) or eot_samples < 1:
+            raise ValueError(f"attack.eot_samples={eot_samples!r} must be an integer >= 1")
+        if isinstance(draws, bool) or not isinstance(draws, int) or draws < 1:
+            raise ValueError(f"draws={draws!r} must be an integer >= 1")
+        if random and eot_samples < 2:
+            raise ValueError(
+                f"{name} is random at inference, so it is attacked with EOT; "
+                f"attack.eot_samples={eot_samples} would take every gradient from a single draw. "
+                "Use at least 2 (default 10)."
+            )
+        self.logits_fn = logits_fn
+        self.random = bool(random)
+        self.eot_samples = int(eot_samples)
+        self.draws = int(draws)
+        self.name = name
+        self._correct = batch_function(self._correct_graph)
+
+    @property
+    def grad_samples(self) -> int:
+        """Draws averaged per gradient: `eot_samples` when random, else 1."""
+        return self.eot_samples if self.random else 1
+
+    @property
+    def score_draws(self) -> int:
+        """Draws averaged per accuracy: `draws` when random, else 1."""
+        return self.draws if self.random else 1
+
+    def logits(self, x: tf.Tensor) -> tf.Tensor:
+        """One draw of float32 logits."""
+        return tf.cast(self.logits_fn(x), tf.float32)
+
+    def mean_logits(self, x: tf.Tensor) -> tf.Tensor:
+        """Logits averaged over `grad_samples` draws (graph-safe)."""
+        n = self.grad_samples
+        if n == 1:
+            return self.logits(x)
+        total = self.logits(x)
+        for _ in tf.range(n - 1):
+            total += self.logits(x)
+        return total / n
+
+    def _one(self, x, labels, loss_fn: LossFn, targets):
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch(x)
+            logits = self.logits(x)
+            loss = loss_fn(logits, labels, targets)
+            total = tf.reduce_sum(loss)  # a sum: the step does not depend on the batch size
+        return logits, loss, tape.gradient(total, x)
+
+    def loss_and_grad(
+        self, x: tf.Tensor, labels: tf.Tensor, loss_fn: LossFn, targets: tf.Tensor | None = None
+    ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """(logits, per-example loss, input gradient), each averaged over `grad_samples` draws.
+
+        The logits are those of the gradient's own forward passes, so attacks track their best
+        iterate without an extra forward pass. Graph-safe (call it inside a tf.function).
+        """
+        n = self.grad_samples
+        logits, loss, grad = self._one(x, labels, loss_fn, targets)
+        if n == 1:
+            return logits, loss, grad
+        for _ in tf.range(n - 1):
+            more = self._one(x, labels, loss_fn, targets)
+            logits, loss, grad = logits + more[0], loss + more[1], grad + more[2]
+        return logits / n, loss / n, grad / n
+
+    def _correct_graph(self, x: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
+        def hit():
+            pred = tf.argmax(self.logits(x), -1, output_type=tf.int32)
+            return tf.cast(tf.equal(pred, labels), tf.float32)
+
+        n = self.score_draws
+        total = hit()
+        for _ in tf.range(n - 1):
+            total += hit()
+        return total / n
+
+    def correctness(self, images: np.ndarray, labels: np.ndarray, batch_size: int = 256):
+        """Per-example correctness in [0, 1] (numpy float32): the mean over `score_draws` fresh
+        draws for a random model, 0 or 1 for a deterministic one."""
+        images = np.asarray(images, np.float32)
+        labels = np.asarray(labels, np.int32)
+        out = [
+            self._correct(
+                tf.constant(images[i : i + batch_size]), tf.constant(labels[i : i + batch_size])
+            ).numpy()
+            for i in range(0, len(labels), batch_size)
+        ]
+        return np.concatenate(out) if out else np.zeros(0, np.float32)
+
+    def predict_logits(self, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """One draw of logits for an array of images (numpy)."""
+        out = [
+            self.logits(tf.constant(np.asarray(images[i : i + batch_size], np.float32))).numpy()
+            for i in range(0, len(images), batch_size)
+        ]
+        return np.concatenate(out) if out else np.zeros((0, 0), np.float32)

@@ -1,0 +1,362 @@
+"""A trial's final evaluation: the attack suite, the original protocol, the curve, the checks.
+
+The evaluation is split into units that can each run as one `Trial.step()`: unit 0 runs the
+sanity checks on the first test examples, unit i >= 1 runs test batch i (the suite's cascade, the
+original protocol and any curve points). Each finished unit is written to `state_dir` (with a
+manifest of the config it belongs to), so an interrupted evaluation resumes from the finished
+units instead of starting over; `final_evaluation` runs every unit in one call. Models that the
+registry marks random at inference are attacked with EOT and scored as the mean over 10 draws.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import models
+from attacks import checks as C
+from attacks import suite as S
+from attacks.base import build as build_attack
+from attacks.config import curve_eps
+from attacks.pgd import PGD
+from attacks.target import DEFAULT_DRAWS, Target
+from attacks.threat import ThreatModel
+from trial import metrics as M
+from trial.config import TrialConfig
+from trial.train import logits_fn
+
+log = logging.getLogger(__name__)
+FORMAT = 1  # bump when the stored units change meaning
+
+
+def check_config(cfg: TrialConfig, num_classes: int | None = None) -> None:
+    """Fails fast (before training) on evaluation settings that cannot work for this model."""
+    random = models.is_random_at_inference(cfg.model)
+    if random and cfg.attack.eot_samples < 2:
+        raise ValueError(
+            f"model.kind={cfg.model.kind} with these settings is random at inference, so it is "
+            f"attacked with EOT; attack.eot_samples={cfg.attack.eot_samples} would take every "
+            "gradient from a single draw. Use at least 2 (default 10)."
+        )
+    names = cfg.attack.suite_names()
+    if num_classes is not None:
+        needs = 4 if "apgd-t-dlr" in names else 3 if "apgd-dlr" in names else 2
+        if num_classes < needs:
+            raise ValueError(
+                f"the attack suite {names} needs at least {needs} classes (DLR losses); the "
+                f"data has {num_classes}: set attack.attacks to e.g. [pgd, apgd-ce, square]"
+            )
+    if cfg.attack.transfer_from:
+        surrogate_checkpoint(Path(cfg.attack.transfer_from))
+
+
+def surrogate_checkpoint(path: Path) -> Path:
+    """The newest checkpoint (a folder with state.json) at or under a stored trial's folder."""
+    if (path / "state.json").exists():
+        return path
+    found = sorted(path.glob("**/state.json"), key=lambda p: (p.stat().st_mtime, str(p)))
+    if not found:
+        raise ValueError(
+            f"attack.transfer_from={str(path)!r} holds no trial checkpoint (no state.json at or "
+            "under it); give the folder of a finished trial, e.g. runs/demo/trial_<id>"
+        )
+    return found[-1].parent
+
+
+def load_surrogate(path: Path, input_shape, num_classes: int):
+    """The model of a stored trial (for the transfer attack)."""
+    ckpt = surrogate_checkpoint(path)
+    saved = json.loads((ckpt / "state.json").read_text())["config"]
+    cfg = TrialConfig.from_dict(saved)
+    model = models.build(cfg.model, input_shape, num_classes)
+    try:
+        model.load_weights(ckpt / "model.weights.h5")
+    except Exception as err:  # shapes of another dataset, a damaged file, ...
+        raise ValueError(
+            f"attack.transfer_from: cannot load {ckpt} as a {cfg.model.kind} for inputs "
+            f"{tuple(input_shape)} with {num_classes} classes ({err})"
+        ) from err
+    return model, cfg
+
+
+def original_target(cfg: TrialConfig, model, input_shape, num_classes: int) -> Target:
+    """The original protocol's model: the fixed 5-gaze ensemble (same weights, logits averaged)
+    for families with fixations, else the model itself."""
+    if hasattr(cfg.model, "eval_gazes"):
+        ensemble_cfg = dataclasses.replace(cfg.model, eval_gazes="ensemble5")
+        ensemble = models.build(ensemble_cfg, input_shape, num_classes)
+        ensemble.set_weights(model.get_weights())
+        return Target(logits_fn(ensemble), name="5-gaze ensemble")
+    return make_target(cfg, model)
+
+
+def make_target(cfg: TrialConfig, model) -> Target:
+    """The model under attack, with EOT when the registry marks it random at inference."""
+    random = models.is_random_at_inference(cfg.model)
+    return Target(
+        logits_fn(model),
+        random=random,
+        eot_samples=cfg.attack.eot_samples,
+        draws=DEFAULT_DRAWS,
+        name=f"model.kind={cfg.model.kind}",
+    )
+
+
+def validation_attack(cfg: TrialConfig, model) -> PGD:
+    """The per-epoch `val/adv_acc` attack: PGD-val_steps at the study's ε (with EOT, and scored
+    over draws, when the model is random at inference)."""
+    threat = ThreatModel(cfg.attack.norm, cfg.attack.eps)
+    return PGD(make_target(cfg, model), threat, steps=cfg.attack.val_steps, seed=cfg.seed)
+
+
+class Evaluator:
+    """The final evaluation as resumable units (0: sanity checks; i >= 1: test batch i).
+
+    Args:
+        cfg: the trial's config (its `attack` section says what to run).
+        model: the trained model.
+        data: the trial's data; test examples are read with `data.test.batches`.
+        state_dir: where finished units are stored (None: memory only).
+    """
+
+    def __init__(self, cfg: TrialConfig, model, data, *, state_dir: Path | None = None) -> None:
+        check_config(cfg, data.num_classes)
+        self.cfg, self.model, self.data = cfg, model, data
+        plan = cfg.attack.plan
+        limit = plan.n_test
+        self.n_test = len(data.test) if limit <= 0 else min(limit, len(data.test))
+        self.batch_size = cfg.attack.batch_size
+        if self.n_test < 1:
+            raise ValueError(f"data {data.name!r} has no test examples to evaluate on")
+        self.total = 1 + math.ceil(self.n_test / self.batch_size)
+        self.threat = ThreatModel(cfg.attack.norm, cfg.attack.eps)
+        self.target = make_target(cfg, model)
+        self.state_dir = Path(state_dir) if state_dir is not None else None
+        self._memory: dict[int, Any] = {}
+        self._built: dict[str, Any] = {}
+        if self.state_dir is not None:
+            self._open_state()
+
+    # ----------------------------------------------------------------------------- storage
+    def _manifest(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "config": self.cfg.to_dict(),
+            "units": self.total,
+            "suite": self.cfg.attack.suite_names(),
+        }
+
+    def _open_state(self) -> None:
+        manifest = self.state_dir / "manifest.json"
+        if manifest.exists():
+            try:
+                same = json.loads(manifest.read_text()) == json.loads(json.dumps(self._manifest()))
+            except json.JSONDecodeError:
+                same = False
+            if not same:
+                log.info(
+                    "evaluation state in %s is for other settings; starting over", self.state_dir
+                )
+                for path in self.state_dir.glob("unit_*"):
+                    path.unlink()
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        _write_atomic(manifest, json.dumps(self._manifest(), indent=1).encode())
+
+    def _unit_path(self, unit: int) -> Path:
+        return self.state_dir / f"unit_{unit:04d}.npz"
+
+    def done_units(self) -> list[int]:
+        if self.state_dir is None:
+            return sorted(self._memory)
+        return [u for u in range(self.total) if self._unit_path(u).exists()]
+
+    @property
+    def finished(self) -> bool:
+        return len(self.done_units()) == self.total
+
+    def next_unit(self) -> int:
+        done = set(self.done_units())
+        return next(u for u in range(self.total) if u not in done)
+
+    def _store(self, unit: int, arrays: dict[str, np.ndarray]) -> None:
+        self._memory[unit] = arrays
+        if self.state_dir is not None:
+            import io
+
+            buffer = io.BytesIO()
+            np.savez(buffer, **arrays)
+            _write_atomic(self._unit_path(unit), buffer.getvalue())
+
+    def _load(self, unit: int) -> dict[str, np.ndarray]:
+        if unit not in self._memory:
+            with np.load(self._unit_path(unit)) as saved:
+                self._memory[unit] = {k: saved[k] for k in saved.files}
+        return self._memory[unit]
+
+    # ------------------------------------------------------------------------------- units
+    def _attacks(self, key: str, eps: float | None = None):
+        if key not in self._built:
+            cfg = self.cfg
+            if key == "original":
+                target = original_target(
+                    cfg, self.model, self.data.input_shape, self.data.num_classes
+                )
+                self._built[key] = (
+                    target,
+                    [build_attack("original", target, self.threat, seed=cfg.seed)],
+                )
+            else:
+                surrogate = None
+                if cfg.attack.transfer_from and key == "suite":
+                    model, _ = load_surrogate(
+                        Path(cfg.attack.transfer_from), self.data.input_shape, self.data.num_classes
+                    )
+                    surrogate = Target(logits_fn(model), name="transfer surrogate")
+                self._built[key] = S.build(
+                    cfg.attack,
+                    self.target,
+                    eps=eps,
+                    seed=cfg.seed + 17,
+                    surrogate=surrogate,
+                    white_box_only=key != "suite",
+                )
+        return self._built[key]
+
+    def run_unit(self, unit: int) -> None:
+        """Runs one unit and stores its outcome."""
+        started = time.perf_counter()
+        if unit == 0:
+            self._store(0, self._checks())
+            log.info(
+                "evaluation 1/%d: sanity checks (%.1f s)", self.total, time.perf_counter() - started
+            )
+            return
+        batch = next(
+            b
+            for i, b in enumerate(self.data.test.batches(self.batch_size, limit=self.n_test), 1)
+            if i == unit
+        )
+
+        def progress(name: str, n: int, seconds: float) -> None:
+            log.info(
+                "evaluation %d/%d: batch %d, %s on %d still-robust examples (%.1f s)",
+                unit + 1,
+                self.total,
+                unit,
+                name,
+                n,
+                seconds,
+            )
+
+        suite = self._attacks("suite")
+        outcome = S.cascade(self.target, suite, batch.images, batch.labels, progress=progress)
+        arrays = outcome.to_arrays("suite/")
+        arrays["suite/black_box"] = np.array([not a.white_box for a in suite])
+        target, original = self._attacks("original")
+        arrays.update(
+            S.cascade(target, original, batch.images, batch.labels).to_arrays("original/")
+        )
+        for eps in curve_eps(self.cfg.attack):
+            point = S.cascade(
+                self.target,
+                self._attacks(f"curve/{eps!r}", eps),
+                batch.images,
+                batch.labels,
+                clean=outcome.clean,
+            )
+            arrays[f"curve/{eps!r}"] = point.robust
+        self._store(unit, arrays)
+        log.info(
+            "evaluation %d/%d: batch %d done, %d examples, robust %.3f (%.1f s)",
+            unit + 1,
+            self.total,
+            unit,
+            len(outcome),
+            outcome.robust.mean(),
+            time.perf_counter() - started,
+        )
+
+    def _checks(self) -> dict[str, np.ndarray]:
+        cfg, n = self.cfg, self.cfg.attack.plan.check_examples
+        batch = next(self.data.test.batches(n, limit=n))
+        x, y = batch.images, batch.labels
+        steps = cfg.attack.steps or cfg.attack.plan.check_steps
+        found = [
+            C.logits_check(self.target, x),
+            C.randomness_check(self.target, x),
+            C.gradient_check(self.target, x, y),
+            C.large_eps_check(
+                self.target,
+                x,
+                y,
+                norm=cfg.attack.norm,
+                num_classes=self.data.num_classes,
+                steps=steps,
+                seed=cfg.seed,
+            ),
+            C.more_steps_check(self.target, self.threat, x, y, steps=steps, seed=cfg.seed),
+        ]
+        text = json.dumps([dataclasses.asdict(c) for c in found])
+        return {"checks": np.frombuffer(text.encode(), np.uint8)}
+
+    # ------------------------------------------------------------------------------ result
+    def result(self) -> dict[str, Any]:
+        """The final metrics (contract d); every unit must have run."""
+        missing = [u for u in range(self.total) if u not in set(self.done_units())]
+        if missing:
+            raise RuntimeError(f"evaluation units {missing} have not run yet")
+        attack = self.cfg.attack
+        batches = [self._load(u) for u in range(1, self.total)]
+        suite = S.combine([S.Outcome.from_arrays(b, "suite/") for b in batches])
+        original = S.combine([S.Outcome.from_arrays(b, "original/") for b in batches])
+        out: dict[str, Any] = {
+            M.CLEAN_ACC: float(suite.clean.mean()),
+            M.ADV_ACC: float(suite.robust.mean()),
+            M.ATTACK_BUDGET: attack.budget,
+            M.N_TEST: len(suite),
+            M.EOT_SAMPLES: self.target.grad_samples,
+        }
+        for name, scores in suite.after.items():
+            out[M.adv_key(attack.norm, name, attack.eps)] = float(scores.mean())
+        out[M.original_key(attack.norm, attack.eps)] = float(original.robust.mean())
+        if attack.eps_curve:
+            out[M.curve_key(attack.norm, attack.eps)] = out[M.ADV_ACC]
+            for eps in curve_eps(attack):
+                points = np.concatenate([b[f"curve/{eps!r}"] for b in batches])
+                out[M.curve_key(attack.norm, eps)] = float(points.mean())
+        stored = json.loads(self._load(0)["checks"].tobytes().decode())
+        found = [C.Check(c["name"], bool(c["passed"]), c["numbers"]) for c in stored]
+        black_box = dict(zip(suite.after, batches[0]["suite/black_box"].tolist(), strict=True))
+        found += C.black_box_checks(suite, black_box, self.target.score_draws)
+        for check in found:
+            out[M.check_key(check.name)] = check.verdict
+            for key, value in check.numbers.items():
+                out[M.check_key(check.name, key)] = float(value)
+        out[M.CHECKS_PASSED] = int(all(c.passed for c in found))
+        return out
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def final_evaluation(
+    cfg: TrialConfig, model, data, *, state_dir: Path | str | None = None
+) -> dict[str, Any]:
+    """Runs (or, from `state_dir`, finishes) the whole final evaluation; returns its metrics."""
+    evaluator = Evaluator(
+        cfg, model, data, state_dir=None if state_dir is None else Path(state_dir)
+    )
+    while not evaluator.finished:
+        evaluator.run_unit(evaluator.next_unit())
+    return evaluator.result()
