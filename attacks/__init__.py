@@ -5,6 +5,7 @@ the import list below registers them.
 """
 
 from attacks import apgd, pgd, square, transfer  # noqa: F401  (each import registers attacks)
+from attacks.apgd import APGD
 from attacks.base import Attack, build, names, register
 from attacks.config import BUDGETS, AttackConfig, Budget
 from attacks.evaluate import Evaluation, evaluate, predict
@@ -14,6 +15,7 @@ from attacks.target import Target
 from attacks.threat import ThreatModel
 
 __all__ = [
+    "APGD",
     "BUDGETS",
     "FGSM",
     "PGD",

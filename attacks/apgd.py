@@ -19,7 +19,8 @@ import numpy as np
 import tensorflow as tf
 
 from attacks import losses
-from attacks.base import as_batch, batch_function, check_steps, register
+from attacks import threat as balls
+from attacks.base import as_batch, check_steps, register
 from attacks.target import Target
 from attacks.threat import ThreatModel
 
@@ -30,6 +31,79 @@ MOMENTUM = 0.75
 def checkpoint_lengths(n_iter: int) -> tuple[int, int, int]:
     """(first checkpoint interval, its decrement, its minimum), as in AutoAttack."""
     return max(int(0.22 * n_iter), 1), max(int(0.03 * n_iter), 1), max(int(0.06 * n_iter), 1)
+
+
+APGD_LOSSES = ("ce", "dlr", "dlr-targeted")
+SCALAR_SPECS = (
+    tf.TensorSpec((), tf.float32),  # eps
+    tf.TensorSpec((), tf.int32),  # iterations
+    tf.TensorSpec((3,), tf.int32),  # checkpoint interval: first, decrement, minimum
+    tf.TensorSpec((2,), tf.int64),  # seed of the random start
+)
+
+
+def apgd_graph(target: Target, norm: str, loss: str):
+    """One APGD run on a batch for a target, norm and loss: returns (best points, whether each
+    was misclassified). ε, iterations, checkpoints and seed are tensors, so APGDs of several
+    budgets on one target share the graph."""
+    loss_fn = losses.get(loss)
+
+    def run(x0, labels, targets, eps, n_iter, lengths, seed):
+        first, decrement, minimum = lengths[0], lengths[1], lengths[2]
+        shape = tf.shape(x0)
+        per_example = tf.concat([shape[:1], tf.ones_like(shape[1:])], 0)
+
+        x = balls.random_start(norm, x0, seed, eps)
+        logits, loss, grad = target.loss_and_grad(x, labels, loss_fn, targets)
+        fooled = tf.not_equal(tf.argmax(logits, -1, output_type=tf.int32), labels)
+        x_adv = x  # first misclassified iterate (else the start)
+        x_best, loss_best, grad_best = x, loss, grad
+        step = tf.fill(per_example, 2.0 * eps)
+        x_prev = x
+        prev_loss = loss
+        increases = tf.zeros_like(loss)
+        loss_best_last = loss_best
+        halved_last = tf.ones_like(fooled)  # AutoAttack skips condition 2 at the first checkpoint
+        since, interval = tf.constant(0), first
+        for i in tf.range(n_iter):
+            if tf.reduce_all(fooled):  # a fooled example keeps its first misclassified point
+                break
+            momentum = x - x_prev
+            x_prev = x
+            a = tf.where(i > 0, MOMENTUM, 1.0)
+            z = balls.project(norm, x + step * balls.direction(norm, grad), x0, eps)
+            x = balls.project(norm, x + a * (z - x) + (1.0 - a) * momentum, x0, eps)
+
+            logits, loss, grad = target.active_loss_and_grad(x, labels, loss_fn, ~fooled, targets)
+            wrong = tf.not_equal(tf.argmax(logits, -1, output_type=tf.int32), labels)
+            x_adv = tf.where(tf.reshape(wrong & ~fooled, per_example), x, x_adv)
+            fooled = fooled | wrong
+            better = loss > loss_best
+            mask = tf.reshape(better, per_example)
+            x_best = tf.where(mask, x, x_best)
+            grad_best = tf.where(mask, grad, grad_best)
+            loss_best = tf.where(better, loss, loss_best)
+            increases += tf.cast(loss > prev_loss, tf.float32)
+            prev_loss = loss
+
+            # A checkpoint, written with selects rather than a branch (a lighter graph).
+            since += 1
+            at = tf.equal(since, interval)
+            oscillating = increases <= tf.cast(interval, tf.float32) * RHO
+            stalled = ~halved_last & (loss_best_last >= loss_best)
+            halve = at & (oscillating | stalled)
+            halved_last = tf.where(at, halve, halved_last)
+            loss_best_last = tf.where(at, loss_best, loss_best_last)
+            mask = tf.reshape(halve, per_example)
+            step = tf.where(mask, step / 2.0, step)
+            x = tf.where(mask, x_best, x)
+            grad = tf.where(mask, grad_best, grad)
+            increases = tf.where(at, tf.zeros_like(increases), increases)
+            since = tf.where(at, 0, since)
+            interval = tf.where(at, tf.maximum(interval - decrement, minimum), interval)
+        return tf.where(tf.reshape(fooled, per_example), x_adv, x_best), fooled
+
+    return run
 
 
 class APGD:
@@ -63,16 +137,16 @@ class APGD:
         name: str = "apgd-ce",
     ) -> None:
         check_steps(steps=steps, restarts=restarts, targets=targets)
-        if loss not in ("ce", "dlr", "dlr-targeted"):
+        if loss not in APGD_LOSSES:
             raise ValueError(f"APGD loss={loss!r} is not one of ce, dlr, dlr-targeted")
         self.target, self.threat, self.name, self.loss = target, threat, name, loss
         self.steps, self.restarts, self.targets = int(steps), int(restarts), int(targets)
         self.budget = {"steps": self.steps, "restarts": self.restarts, "loss": loss}
         if loss == "dlr-targeted":
             self.budget["targets"] = self.targets
-        self._loss_fn = losses.get(loss)
         self._rng = tf.random.Generator.from_seed(seed)
-        self._run = batch_function(self._single_run)
+        build = lambda: apgd_graph(target, threat.norm, loss)  # noqa: E731
+        self._run = target.compiled(("apgd", threat.norm, loss), build, *SCALAR_SPECS)
 
     @property
     def eps(self) -> float:
@@ -96,70 +170,23 @@ class APGD:
                 idx = np.flatnonzero(robust)
                 if idx.size == 0:
                     return tf.constant(adv)
-                targets = None
+                targets = y[idx]  # unused by the untargeted losses
                 if rank is not None:  # the rank-th most likely class other than the top one
-                    targets = tf.constant(order[idx, rank].astype(np.int32))
-                    targets = tf.where(targets == y[idx], order[idx, 0].astype(np.int32), targets)
-                args = () if targets is None else (targets,)
-                x, fooled = self._run(tf.constant(x0[idx]), tf.constant(y[idx]), *args)
+                    targets = order[idx, rank].astype(np.int32)
+                    targets = np.where(targets == y[idx], order[idx, 0], targets)
+                x, fooled = self._run(
+                    tf.constant(x0[idx]),
+                    tf.constant(y[idx]),
+                    tf.constant(targets, tf.int32),
+                    tf.constant(self.threat.eps, tf.float32),
+                    tf.constant(self.steps, tf.int32),
+                    tf.constant(checkpoint_lengths(self.steps), tf.int32),
+                    self._rng.make_seeds(1)[:, 0],
+                )
                 x, fooled = x.numpy(), fooled.numpy()
                 adv[idx] = x
                 robust[idx[fooled]] = False
         return tf.constant(adv)
-
-    def _single_run(self, x0: tf.Tensor, labels: tf.Tensor, targets: tf.Tensor | None = None):
-        """One APGD run on a batch; returns (best points, whether each was misclassified)."""
-        threat, target, loss_fn = self.threat, self.target, self._loss_fn
-        n_iter = self.steps
-        first, decrement, minimum = checkpoint_lengths(n_iter)
-        shape = tf.shape(x0)
-        per_example = tf.concat([shape[:1], tf.ones_like(shape[1:])], 0)
-
-        x = threat.random_start(x0, self._rng)
-        logits, loss, grad = target.loss_and_grad(x, labels, loss_fn, targets)
-        fooled = tf.not_equal(tf.argmax(logits, -1, output_type=tf.int32), labels)
-        x_adv = x  # first misclassified iterate (else the start)
-        x_best, loss_best, grad_best = x, loss, grad
-        step = tf.fill(per_example, tf.constant(2.0 * threat.eps, tf.float32))
-        x_prev = x
-        prev_loss = loss
-        increases = tf.zeros_like(loss)
-        loss_best_last = loss_best
-        halved_last = tf.ones_like(fooled)  # AutoAttack skips condition 2 at the first checkpoint
-        since, interval = tf.constant(0), tf.constant(first)
-        for i in tf.range(n_iter):
-            momentum = x - x_prev
-            x_prev = x
-            a = tf.where(i > 0, MOMENTUM, 1.0)
-            z = threat.project(x + step * threat.direction(grad), x0)
-            x = threat.project(x + a * (z - x) + (1.0 - a) * momentum, x0)
-
-            logits, loss, grad = target.loss_and_grad(x, labels, loss_fn, targets)
-            wrong = tf.not_equal(tf.argmax(logits, -1, output_type=tf.int32), labels)
-            x_adv = tf.where(tf.reshape(wrong & ~fooled, per_example), x, x_adv)
-            fooled = fooled | wrong
-            better = loss > loss_best
-            mask = tf.reshape(better, per_example)
-            x_best = tf.where(mask, x, x_best)
-            grad_best = tf.where(mask, grad, grad_best)
-            loss_best = tf.where(better, loss, loss_best)
-            increases += tf.cast(loss > prev_loss, tf.float32)
-            prev_loss = loss
-
-            since += 1
-            if since == interval:
-                oscillating = increases <= tf.cast(interval, tf.float32) * RHO
-                stalled = ~halved_last & (loss_best_last >= loss_best)
-                halve = oscillating | stalled
-                halved_last, loss_best_last = halve, loss_best
-                mask = tf.reshape(halve, per_example)
-                step = tf.where(mask, step / 2.0, step)
-                x = tf.where(mask, x_best, x)
-                grad = tf.where(mask, grad_best, grad)
-                increases = tf.zeros_like(increases)
-                since = tf.constant(0)
-                interval = tf.maximum(interval - decrement, minimum)
-        return tf.where(tf.reshape(fooled, per_example), x_adv, x_best), fooled
 
 
 def _apgd(name: str, loss: str):

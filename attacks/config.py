@@ -100,6 +100,7 @@ EXTRA_SETTINGS = {
     "transfer": {"steps": 20},
 }
 NOT_IN_SUITE = ("original",)  # reported on its own, never part of adv_acc
+LINF_ONLY = ("square",)  # left out of a budget's suite under attack.norm=l2
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -143,10 +144,19 @@ class AttackConfig:
                 )
         if len(set(self.attacks)) != len(self.attacks):
             raise ValueError(f"attack.attacks={list(self.attacks)} names an attack twice")
-        if "square" in self.suite_names() and self.norm != "linf":
+        if "square" in self.attacks and self.norm != "linf":
             raise ValueError(
-                "the square attack is L-inf only: with attack.norm=l2 set attack.attacks to a "
-                "suite without it (e.g. [pgd, apgd-ce, apgd-t-dlr])"
+                "attack.attacks lists square, which is L-inf only here; with attack.norm=l2 "
+                "leave it out (e.g. [pgd, apgd-ce, apgd-t-dlr])"
+            )
+
+    def check_model(self, random_at_inference: bool, kind: str = "the model") -> None:
+        """Refuses settings that would evaluate a model random at inference without EOT."""
+        if random_at_inference and self.eot_samples < 2:
+            raise ValueError(
+                f"{kind} is random at inference, so it is attacked with EOT; "
+                f"attack.eot_samples={self.eot_samples} would take every gradient from a single "
+                "draw. Use at least 2 (default 10)."
             )
 
     @property
@@ -154,9 +164,14 @@ class AttackConfig:
         return BUDGETS[self.budget]
 
     def suite_names(self) -> list[str]:
-        """The attacks of the suite in cascade order (the budget's unless `attacks` is set),
-        plus `transfer` after the white-box ones when `transfer_from` is set."""
-        names = list(self.attacks) or [n for n, _ in self.plan.suite]
+        """The attacks of the suite in cascade order (the budget's, without the L∞-only ones
+        under L2, unless `attacks` is set), plus `transfer` at the end when `transfer_from` is
+        set."""
+        names = list(self.attacks) or [
+            n
+            for n, _ in self.plan.suite
+            if (n in LINF_ONLY and self.norm == "linf") or n not in LINF_ONLY
+        ]
         if self.transfer_from and "transfer" not in names:
             names.append("transfer")
         return names

@@ -12,11 +12,55 @@ from __future__ import annotations
 import tensorflow as tf
 
 from attacks import losses
+from attacks import threat as balls
 from attacks.base import as_batch, batch_function, check_steps, keep_best, register
 from attacks.target import LogitsFn, Target
 from attacks.threat import ThreatModel
 
 PGD_LOSSES = ("ce", "margin")
+
+
+SCALAR_SPECS = (
+    tf.TensorSpec((), tf.float32),  # eps
+    tf.TensorSpec((), tf.float32),  # step size
+    tf.TensorSpec((), tf.int32),  # steps
+    tf.TensorSpec((), tf.int32),  # restarts
+    tf.TensorSpec((), tf.bool),  # random start
+    tf.TensorSpec((2,), tf.int64),  # seed of the random starts
+)
+
+
+def pgd_graph(target: Target, norm: str, loss: str, early_exit: bool):
+    """The PGD body for one target, norm and loss; budgets (ε, step, steps, restarts, random
+    start, seed) are tensors, so every PGD on a target with these settings shares one graph."""
+    loss_fn = losses.get(loss)
+
+    def run(images, labels, eps, step_size, steps, restarts, random_start, seed):
+        best = images
+        best_loss = tf.fill(tf.shape(labels), -float("inf"))
+        found = tf.zeros(tf.shape(labels), tf.bool)
+        for r in tf.range(restarts):
+            if early_exit and tf.reduce_all(found):
+                break
+            x = images
+            if random_start:
+                start_seed = tf.random.experimental.stateless_fold_in(seed, r)
+                x = balls.random_start(norm, images, start_seed, eps)
+            for _ in tf.range(steps):
+                if early_exit and tf.reduce_all(found):
+                    break
+                if early_exit:
+                    logits, loss, grad = target.active_loss_and_grad(x, labels, loss_fn, ~found)
+                else:
+                    logits, loss, grad = target.loss_and_grad(x, labels, loss_fn)
+                best, best_loss, found = keep_best(x, logits, loss, labels, best, best_loss, found)
+                x = balls.project(norm, x + step_size * balls.direction(norm, grad), images, eps)
+            logits = target.active_mean_logits(x, ~found) if early_exit else target.mean_logits(x)
+            loss = loss_fn(logits, labels, None)
+            best, best_loss, found = keep_best(x, logits, loss, labels, best, best_loss, found)
+        return best
+
+    return run
 
 
 class PGD:
@@ -31,8 +75,11 @@ class PGD:
             (Madry et al.), so the iterates can cross the ball.
         random_start: start at a random point of the threat set (else at the clean image).
         loss: `ce` or `margin`.
-        seed: seeds the random starts.
+        seed: seeds the random starts (each call draws new ones).
         name: the registry name it reports under.
+        early_exit: stop computing for examples already misclassified (their point is kept
+            either way). Off for adversarial training, whose forward pass must see the whole
+            batch (batch-norm statistics, one random draw per image).
     """
 
     white_box = True
@@ -49,6 +96,7 @@ class PGD:
         loss: str = "ce",
         seed: int = 0,
         name: str = "pgd",
+        early_exit: bool = True,
     ) -> None:
         check_steps(steps=steps, restarts=restarts)
         if loss not in PGD_LOSSES:
@@ -59,34 +107,34 @@ class PGD:
         self.steps, self.restarts = int(steps), int(restarts)
         self.step_size = float(2.5 * threat.eps / steps if step_size is None else step_size)
         self.random_start, self.loss = bool(random_start), loss
+        self.early_exit = bool(early_exit)
         self.budget = {"steps": self.steps, "restarts": self.restarts, "loss": loss}
-        self._loss_fn = losses.get(loss)
         self._rng = tf.random.Generator.from_seed(seed)
-        self._run = batch_function(self.perturb)
+        self._key = ("pgd", threat.norm, loss, self.early_exit)
 
     @property
     def eps(self) -> float:
         return self.threat.eps
 
+    def _args(self, seed: tf.Tensor) -> tuple:
+        return (
+            tf.constant(self.threat.eps, tf.float32),
+            tf.constant(self.step_size, tf.float32),
+            tf.constant(self.steps, tf.int32),
+            tf.constant(self.restarts, tf.int32),
+            tf.constant(self.random_start),
+            seed,
+        )
+
     def __call__(self, images, labels) -> tf.Tensor:
-        return self._run(*as_batch(images, labels))
+        build = lambda: pgd_graph(self.target, *self._key[1:])  # noqa: E731
+        run = self.target.compiled(self._key, build, *SCALAR_SPECS)
+        return run(*as_batch(images, labels), *self._args(self._rng.make_seeds(1)[:, 0]))
 
     def perturb(self, images: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
-        """The attack body; traced by `__call__`, or inside a caller's own tf.function."""
-        threat, target = self.threat, self.target
-        best = images
-        best_loss = tf.fill(tf.shape(labels), -float("inf"))
-        found = tf.zeros(tf.shape(labels), tf.bool)
-        for _ in tf.range(self.restarts):
-            x = threat.random_start(images, self._rng) if self.random_start else images
-            for _ in tf.range(self.steps):
-                logits, loss, grad = target.loss_and_grad(x, labels, self._loss_fn)
-                best, best_loss, found = keep_best(x, logits, loss, labels, best, best_loss, found)
-                x = threat.project(x + self.step_size * threat.direction(grad), images)
-            logits = target.mean_logits(x)
-            loss = self._loss_fn(logits, labels, None)
-            best, best_loss, found = keep_best(x, logits, loss, labels, best, best_loss, found)
-        return best
+        """The attack traced inline, inside a caller's own tf.function (adversarial training)."""
+        run = pgd_graph(self.target, *self._key[1:])
+        return run(images, labels, *self._args(self._rng.make_seeds(1)[:, 0]))
 
 
 class LinfPGD(PGD):

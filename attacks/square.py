@@ -66,6 +66,7 @@ class Square:
         n, h, w, c = shape[0], shape[1], shape[2], shape[3]
         stripes = tf.sign(self._rng.uniform([n, 1, w, c], -1.0, 1.0))
         best = self.threat.project(images + eps * stripes, images)
+        best.set_shape(images.shape)
         best_margin = self._margin(best, labels)
         side = tf.cast(tf.minimum(h, w), tf.float32)
         features = tf.cast(h * w, tf.float32)
@@ -81,6 +82,7 @@ class Square:
             signs = tf.sign(self._rng.uniform([n, 1, 1, c], -1.0, 1.0))
             candidate = tf.where(inside, images + eps * signs, best)
             candidate = self.threat.project(candidate, images)
+            candidate.set_shape(images.shape)
             value = self._margin(candidate, labels)
             take = (value < best_margin) & (best_margin > 0)
             best = tf.where(tf.reshape(take, [-1, 1, 1, 1]), candidate, best)

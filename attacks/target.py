@@ -24,21 +24,24 @@ DEFAULT_EOT_SAMPLES = 10
 DEFAULT_DRAWS = 10  # fresh draws behind every accuracy of a random model
 
 
-def batch_function(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Compiles `fn(images, labels, *int_vectors)` once per image shape, for any batch size.
+def batch_function(fn: Callable[..., Any], *extra: tf.TensorSpec) -> Callable[..., Any]:
+    """Compiles `fn(images, labels, *int_vectors, *extra)` once per image shape, for any batch.
 
     The suite attacks the still-robust subset of each batch, so batch sizes vary; a signature
-    with an unknown batch dimension traces the graph once instead of once per size.
+    with an unknown batch dimension traces the graph once instead of once per size. `extra`
+    are the specs of trailing arguments (scalars such as ε or a step count), so one graph can
+    serve several budgets.
     """
     compiled: dict[tuple, Any] = {}
 
-    def call(images: tf.Tensor, labels: tf.Tensor, *vectors: tf.Tensor):
-        key = (tuple(images.shape[1:]), len(vectors))
+    def call(images: tf.Tensor, labels: tf.Tensor, *rest: tf.Tensor):
+        vectors = len(rest) - len(extra)
+        key = (tuple(images.shape[1:]), vectors)
         if key not in compiled:
             spec = [tf.TensorSpec((None, *key[0]), tf.float32), tf.TensorSpec((None,), tf.int32)]
-            spec += [tf.TensorSpec((None,), tf.int32)] * len(vectors)
-            compiled[key] = tf.function(fn, input_signature=spec)
-        return compiled[key](images, labels, *vectors)
+            spec += [tf.TensorSpec((None,), tf.int32)] * vectors
+            compiled[key] = tf.function(fn, input_signature=[*spec, *extra])
+        return compiled[key](images, labels, *rest)
 
     return call
 
@@ -81,6 +84,14 @@ class Target:
         self.draws = int(draws)
         self.name = name
         self._correct = batch_function(self._correct_graph)
+        self._graphs: dict[Any, Callable[..., Any]] = {}
+
+    def compiled(self, key: Any, build: Callable[[], Callable[..., Any]], *extra: tf.TensorSpec):
+        """The attack graph `key` on this target, traced once and shared by every attack
+        instance that asks for it (`build()` makes the graph function the first time)."""
+        if key not in self._graphs:
+            self._graphs[key] = batch_function(build(), *extra)
+        return self._graphs[key]
 
     @property
     def grad_samples(self) -> int:
@@ -112,7 +123,10 @@ class Target:
             logits = self.logits(x)
             loss = loss_fn(logits, labels, targets)
             total = tf.reduce_sum(loss)  # a sum: the step does not depend on the batch size
-        return logits, loss, tape.gradient(total, x)
+        # A front-end that cuts the gradient (stop_gradient, argmax, ...) yields zeros, not None:
+        # the attacks then stall visibly and the gradient check reports it.
+        grad = tape.gradient(total, x, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        return logits, loss, grad
 
     def loss_and_grad(
         self, x: tf.Tensor, labels: tf.Tensor, loss_fn: LossFn, targets: tf.Tensor | None = None
@@ -130,6 +144,33 @@ class Target:
             more = self._one(x, labels, loss_fn, targets)
             logits, loss, grad = logits + more[0], loss + more[1], grad + more[2]
         return logits / n, loss / n, grad / n
+
+    def active_loss_and_grad(
+        self,
+        x: tf.Tensor,
+        labels: tf.Tensor,
+        loss_fn: LossFn,
+        active: tf.Tensor,
+        targets: tf.Tensor | None = None,
+    ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """`loss_and_grad` on the `active` examples only; the others get zeros.
+
+        Attacks stop spending passes on examples they have already fooled. The subset is padded
+        (with copies of an active example) up to a multiple of 1/8 of the batch, so a compiled
+        sampler inside the model sees a handful of batch sizes, not one per step.
+        """
+        idx = _bucketed(active)
+        sub_targets = None if targets is None else tf.gather(targets, idx)
+        logits, loss, grad = self.loss_and_grad(
+            tf.gather(x, idx), tf.gather(labels, idx), loss_fn, sub_targets
+        )
+        n = tf.shape(x)[0]
+        return _scatter(idx, logits, n), _scatter(idx, loss, n), _scatter(idx, grad, n)
+
+    def active_mean_logits(self, x: tf.Tensor, active: tf.Tensor) -> tf.Tensor:
+        """`mean_logits` on the `active` examples only; the others get zeros."""
+        idx = _bucketed(active)
+        return _scatter(idx, self.mean_logits(tf.gather(x, idx)), tf.shape(x)[0])
 
     def _correct_graph(self, x: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
         def hit():
@@ -162,3 +203,22 @@ class Target:
             for i in range(0, len(images), batch_size)
         ]
         return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
+
+
+def _bucketed(active: tf.Tensor) -> tf.Tensor:
+    """Indices of the active examples, padded by repeating the first one to a multiple of
+    ceil(batch / 8) (capped at the batch; at least one index, as models may not take an empty
+    batch: the values of an inactive example are then computed and ignored)."""
+    n = tf.size(active)
+    idx = tf.cast(tf.where(active)[:, 0], tf.int32)
+    k = tf.size(idx)
+    bucket = tf.maximum(1, (n + 7) // 8)
+    size = tf.maximum(1, tf.minimum(n, (k + bucket - 1) // bucket * bucket))  # never empty
+    first = tf.concat([idx[:1], tf.zeros([1], tf.int32)], 0)[:1]
+    return tf.concat([idx, tf.repeat(first, size - k)], 0)
+
+
+def _scatter(idx: tf.Tensor, values: tf.Tensor, n: tf.Tensor) -> tf.Tensor:
+    """Values of the gathered examples written back into zeros of a batch of `n`."""
+    shape = tf.concat([[n], tf.shape(values)[1:]], 0)
+    return tf.tensor_scatter_nd_update(tf.zeros(shape, values.dtype), idx[:, None], values)

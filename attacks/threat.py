@@ -43,36 +43,18 @@ class ThreatModel:
             raise ValueError(f"norm={self.norm!r} is not one of {', '.join(NORMS)}")
         check_eps(self.eps, self.norm, "eps")
 
-    def _per_example_norm(self, t: tf.Tensor) -> tf.Tensor:
-        axes = tf.range(1, tf.rank(t))
-        if self.norm == "linf":
-            return tf.reduce_max(tf.abs(t), axis=axes, keepdims=True)
-        return tf.sqrt(tf.reduce_sum(tf.square(t), axis=axes, keepdims=True))
-
-    def project(self, x: tf.Tensor, x0: tf.Tensor) -> tf.Tensor:
-        """The point of the threat set around `x0` nearest to `x` (per example)."""
-        eps = tf.constant(self.eps, x.dtype)
-        if self.norm == "linf":
-            return tf.clip_by_value(x, tf.maximum(x0 - eps, 0.0), tf.minimum(x0 + eps, 1.0))
-        delta = x - x0
-        scale = tf.minimum(1.0, eps / (self._per_example_norm(delta) + 1e-12))
-        return tf.clip_by_value(x0 + delta * scale, 0.0, 1.0)
+    def project(self, x: tf.Tensor, x0: tf.Tensor, eps=None) -> tf.Tensor:
+        """The point of the threat set around `x0` nearest to `x` (per example); `eps` may
+        override the budget (a tensor, inside a graph shared by several budgets)."""
+        return project(self.norm, x, x0, self.eps if eps is None else eps)
 
     def direction(self, grad: tf.Tensor) -> tf.Tensor:
         """The unit-norm ascent step for a gradient: its sign (L∞) or the normalised gradient."""
-        if self.norm == "linf":
-            return tf.sign(grad)
-        return grad / (self._per_example_norm(grad) + 1e-12)
+        return direction(self.norm, grad)
 
-    def random_start(self, x0: tf.Tensor, rng: tf.random.Generator) -> tf.Tensor:
-        """A random point of the threat set: uniform in the L∞ box, or a uniformly random
-        direction at a uniformly random radius for L2."""
-        eps = tf.constant(self.eps, x0.dtype)
-        if self.norm == "linf":
-            return self.project(x0 + rng.uniform(tf.shape(x0), -eps, eps), x0)
-        noise = rng.normal(tf.shape(x0))
-        radius = rng.uniform(tf.concat([tf.shape(x0)[:1], tf.ones_like(tf.shape(x0)[1:])], 0))
-        return self.project(x0 + eps * radius * self.direction(noise), x0)
+    def random_start(self, x0: tf.Tensor, seed: tf.Tensor, eps=None) -> tf.Tensor:
+        """A random point of the threat set (stateless: `seed` is a shape-[2] int tensor)."""
+        return random_start(self.norm, x0, seed, self.eps if eps is None else eps)
 
     def distance(self, x: np.ndarray, x0: np.ndarray) -> np.ndarray:
         """Per-example norm of x - x0 (numpy)."""
@@ -92,3 +74,41 @@ class ThreatModel:
                 f"attack {attack} left the threat model: max {self.norm} distance {gap} > eps "
                 f"{self.eps}, or pixels outside [0, 1] (range {low}..{high}); this is a bug"
             )
+
+
+def _per_example_norm(norm: str, t: tf.Tensor) -> tf.Tensor:
+    axes = tf.range(1, tf.rank(t))
+    if norm == "linf":
+        return tf.reduce_max(tf.abs(t), axis=axes, keepdims=True)
+    return tf.sqrt(tf.reduce_sum(tf.square(t), axis=axes, keepdims=True))
+
+
+def project(norm: str, x: tf.Tensor, x0: tf.Tensor, eps) -> tf.Tensor:
+    """Projects `x` onto the `norm` ball of radius `eps` around `x0`, within [0, 1]."""
+    eps = tf.cast(eps, x.dtype)
+    if norm == "linf":
+        return tf.clip_by_value(x, tf.maximum(x0 - eps, 0.0), tf.minimum(x0 + eps, 1.0))
+    delta = x - x0
+    scale = tf.minimum(1.0, eps / (_per_example_norm(norm, delta) + 1e-12))
+    return tf.clip_by_value(x0 + delta * scale, 0.0, 1.0)
+
+
+def direction(norm: str, grad: tf.Tensor) -> tf.Tensor:
+    """sign(grad) for L∞, grad / ||grad|| for L2 (zero stays zero)."""
+    if norm == "linf":
+        return tf.sign(grad)
+    return grad / (_per_example_norm(norm, grad) + 1e-12)
+
+
+def random_start(norm: str, x0: tf.Tensor, seed: tf.Tensor, eps) -> tf.Tensor:
+    """Uniform in the L∞ box, or a uniformly random direction at a uniformly random radius for
+    L2; then projected. Stateless: the same seed gives the same start."""
+    eps = tf.cast(eps, x0.dtype)
+    shape = tf.shape(x0)
+    if norm == "linf":
+        noise = tf.random.stateless_uniform(shape, seed, -1.0, 1.0)
+        return project(norm, x0 + eps * noise, x0, eps)
+    gauss = tf.random.stateless_normal(shape, seed)
+    per_example = tf.concat([shape[:1], tf.ones_like(shape[1:])], 0)
+    radius = tf.random.stateless_uniform(per_example, seed[::-1])
+    return project(norm, x0 + eps * radius * direction(norm, gauss), x0, eps)

@@ -16,6 +16,7 @@ import logging
 import math
 import os
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -38,14 +39,8 @@ FORMAT = 1  # bump when the stored units change meaning
 
 
 def check_config(cfg: TrialConfig, num_classes: int | None = None) -> None:
-    """Fails fast (before training) on evaluation settings that cannot work for this model."""
-    random = models.is_random_at_inference(cfg.model)
-    if random and cfg.attack.eot_samples < 2:
-        raise ValueError(
-            f"model.kind={cfg.model.kind} with these settings is random at inference, so it is "
-            f"attacked with EOT; attack.eot_samples={cfg.attack.eot_samples} would take every "
-            "gradient from a single draw. Use at least 2 (default 10)."
-        )
+    """Fails fast (before training) on evaluation settings that cannot work for this data or
+    surrogate (the config itself already refuses a random-at-inference model without EOT)."""
     names = cfg.attack.suite_names()
     if num_classes is not None:
         needs = 4 if "apgd-t-dlr" in names else 3 if "apgd-dlr" in names else 2
@@ -98,16 +93,27 @@ def original_target(cfg: TrialConfig, model, input_shape, num_classes: int) -> T
     return make_target(cfg, model)
 
 
+_TARGETS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def make_target(cfg: TrialConfig, model) -> Target:
-    """The model under attack, with EOT when the registry marks it random at inference."""
+    """The model under attack, with EOT when the registry marks it random at inference.
+
+    One `Target` per model and EOT setting, so the per-epoch validation attack, the checks
+    and the suite share its compiled attack graphs (each graph is traced once per trial).
+    """
     random = models.is_random_at_inference(cfg.model)
-    return Target(
-        logits_fn(model),
-        random=random,
-        eot_samples=cfg.attack.eot_samples,
-        draws=DEFAULT_DRAWS,
-        name=f"model.kind={cfg.model.kind}",
-    )
+    key = (random, cfg.attack.eot_samples)
+    targets = _TARGETS.setdefault(model, {})
+    if key not in targets:
+        targets[key] = Target(
+            logits_fn(model),
+            random=random,
+            eot_samples=cfg.attack.eot_samples,
+            draws=DEFAULT_DRAWS,
+            name=f"model.kind={cfg.model.kind}",
+        )
+    return targets[key]
 
 
 def validation_attack(cfg: TrialConfig, model) -> PGD:

@@ -72,7 +72,9 @@ class TrainingAdversary:
     def __init__(self, model: keras.Model, cfg: TrialConfig) -> None:
         self.model = model
         threat = ThreatModel(cfg.attack.norm, cfg.attack.eps)
-        self.pgd = PGD(Target(self._logits), threat, steps=cfg.train.adv_steps, seed=cfg.seed)
+        self.pgd = PGD(
+            Target(self._logits), threat, steps=cfg.train.adv_steps, seed=cfg.seed, early_exit=False
+        )
 
     def _logits(self, x: tf.Tensor) -> tf.Tensor:
         model = self.model
