@@ -104,7 +104,7 @@ def run(quick: bool = False, batch: int = 256) -> dict:
     from attacks import APGD, PGD, Target, ThreatModel
     from trial.train import logits_fn
 
-    cfg, model, trainer, test = _train(quick)
+    _, model, trainer, test = _train(quick)
     x, y = test.images, test.labels
     target = Target(logits_fn(model))
     eps = _pick_eps(target, x[:batch], y[:batch])

@@ -62,7 +62,7 @@ def stepped(tmp_path_factory):
 
 
 def test_the_evaluation_runs_as_steps_after_the_epochs(stepped):
-    cfg, trial, reports, checkpoints, _ = stepped
+    _, trial, reports, checkpoints, _ = stepped
     training, evaluation = reports[:3], reports[3:]
     assert [r[M.EPOCH] for r in training] == [1, 2, 3]
     assert all(M.PHASE not in r and M.ADV_ACC not in r for r in training)
