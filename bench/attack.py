@@ -56,7 +56,7 @@ def _train(quick: bool):
             "model.blocks": 1 if quick else 3,
             "data.image_size": 32,
             "data.train_size": 512 if quick else 6000,
-            "data.test_size": 256 if quick else 1000,
+            "data.test_size": 128 if quick else 1000,
             "train.epochs": 1 if quick else 3,
             "train.batch_size": 128,
         }
@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--quick", action="store_true", help="tiny model and data (tests)")
     args = parser.parse_args(argv)
-    result = run(quick=args.quick)
+    result = run(quick=args.quick, batch=64 if args.quick else 256)
     if args.json:
         print(json.dumps(result))
     else:

@@ -88,9 +88,17 @@ def _fmt(value: Any) -> str:
     return "–" if value is None else str(value)
 
 
+def _checks(metrics: dict[str, Any]) -> str:
+    """The sanity verdicts behind a final adv_acc: pass, or the failed checks' names."""
+    failed = [k[6:] for k, v in metrics.items() if k.startswith("check/") and v == "fail"]
+    if M.CHECKS_PASSED not in metrics:
+        return "–"
+    return "fail: " + ", ".join(failed) if failed else "pass"
+
+
 def table(rows: list[Row]) -> tuple[list[str], list[list[str]]]:
     keys = varied_keys(rows)
-    header = ["rank", "trial", *keys, "clean_acc", "adv_acc", "epochs", "status"]
+    header = ["rank", "trial", *keys, "clean_acc", "adv_acc", "checks", "epochs", "status"]
     body = [
         [
             str(i),
@@ -98,6 +106,7 @@ def table(rows: list[Row]) -> tuple[list[str], list[list[str]]]:
             *(_fmt(r.config.get(k)) for k in keys),
             _fmt(r.clean_acc),
             _fmt(r.adv_acc),
+            _checks(r.metrics),
             str(r.epochs),
             r.status + ("" if r.status != "stopped" else " (val)"),
         ]

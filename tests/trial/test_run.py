@@ -23,14 +23,15 @@ def test_reports_each_epoch_and_the_final_attack(tiny_trial_dict, tmp_path):
     cfg = TrialConfig.from_dict(tiny_trial_dict)
     result = run_trial(cfg, reporter, checkpoint_dir=tmp_path)
     assert result.status == "completed" and result.epochs_run == 2
-    assert [r[M.EPOCH] for r in reporter.reports] == [1, 2]
-    for report in reporter.reports:
+    epochs = [r for r in reporter.reports if M.PHASE not in r]  # then the evaluation's steps
+    assert [r[M.EPOCH] for r in epochs] == [1, 2]
+    for report in epochs:
         assert 0.0 <= report[M.VAL_ADV_ACC] <= report[M.VAL_CLEAN_ACC] + 1e-9 <= 1.0 + 1e-9
         assert math.isfinite(report[M.TRAIN_LOSS])
     final = reporter.reports[-1]
     assert M.ADV_ACC not in reporter.reports[0], "the final attack runs once, at the end"
     assert 0.0 <= final[M.ADV_ACC] <= final[M.CLEAN_ACC] <= 1.0
-    assert final[M.adv_key("linf", "pgd", 0.1)] == final[M.ADV_ACC]
+    assert final[M.ADV_ACC] <= final[M.adv_key("linf", "pgd", 0.1)]
     assert final[M.ATTACK_BUDGET] == "smoke"
     assert all(p is not None and (p / "model.weights.h5").exists() for p in reporter.checkpoints)
 
@@ -42,7 +43,7 @@ def test_resume_continues_where_the_checkpoint_left_off(tiny_trial_dict, tmp_pat
     second = ListReporter()
     longer = TrialConfig.from_dict({**tiny_trial_dict, "train.epochs": 3})
     result = run_trial(longer, second, checkpoint_dir=tmp_path)
-    assert [r[M.EPOCH] for r in second.reports] == [2, 3]
+    assert [r[M.EPOCH] for r in second.reports if M.PHASE not in r] == [2, 3]
     assert result.epochs_run == 3
 
 
