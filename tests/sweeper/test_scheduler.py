@@ -34,7 +34,9 @@ def test_a_trial_at_max_t_goes_on_to_its_evaluation():
         TrialScheduler.CONTINUE
     )
     # Ray's own ASHA, even with stop_last_trials=False, cuts it there (why _scheduler wraps it).
-    plain = ASHAScheduler(time_attr="training_iteration", mode="max", stop_last_trials=False, **ASHA)
+    plain = ASHAScheduler(
+        time_attr="training_iteration", mode="max", stop_last_trials=False, **ASHA
+    )
     assert _race(plain) == TrialScheduler.STOP
     # Before max_t, a laggard is still stopped.
     early = _scheduler(study, max_epochs=2)
