@@ -10,7 +10,9 @@ examples it sees, and how hard the sanity checks try:
 - `standard` (AutoAttack strength): APGD-CE-100, APGD-T-DLR (9 × 100), Square 5,000 queries; the
   whole test subset.
 
-Every gradient attack averages over `eot_samples` draws when the model is random at inference.
+A model that is random at inference gets AutoAttack's "rand" version of the suite: untargeted
+APGD-DLR in place of APGD-T-DLR (targets picked from one draw's ranking mean little), every
+gradient attack averaged over `eot_samples` draws.
 """
 
 from __future__ import annotations
@@ -45,9 +47,22 @@ class Budget:
     check_examples: int
     check_steps: int
 
-    def settings(self, attack: str) -> dict[str, Any]:
+    def suite_for(self, random: bool) -> tuple[tuple[str, Mapping[str, Any]], ...]:
+        """The suite, or for a model random at inference its "rand" version (APGD-DLR, same
+        steps, in place of APGD-T-DLR)."""
+        if not random:
+            return self.suite
+        swap = {"apgd-t-dlr": "apgd-dlr"}
+        return tuple(
+            (swap[n], MappingProxyType({k: v for k, v in p.items() if k != "targets"}))
+            if n in swap
+            else (n, p)
+            for n, p in self.suite
+        )
+
+    def settings(self, attack: str, random: bool = False) -> dict[str, Any]:
         """The effort settings of `attack` in this budget (empty if the suite lacks it)."""
-        return dict(next((dict(p) for n, p in self.suite if n == attack), {}))
+        return dict(next((dict(p) for n, p in self.suite_for(random) if n == attack), {}))
 
 
 def _suite(*entries: tuple[str, dict[str, Any]]) -> tuple[tuple[str, Mapping[str, Any]], ...]:
@@ -163,23 +178,23 @@ class AttackConfig:
     def plan(self) -> Budget:
         return BUDGETS[self.budget]
 
-    def suite_names(self) -> list[str]:
-        """The attacks of the suite in cascade order (the budget's, without the L∞-only ones
-        under L2, unless `attacks` is set), plus `transfer` at the end when `transfer_from` is
-        set."""
+    def suite_names(self, random: bool = False) -> list[str]:
+        """The attacks of the suite in cascade order (the budget's, or its "rand" version for a
+        model random at inference, without the L∞-only ones under L2; unless `attacks` is set),
+        plus `transfer` at the end when `transfer_from` is set."""
         names = list(self.attacks) or [
             n
-            for n, _ in self.plan.suite
+            for n, _ in self.plan.suite_for(random)
             if (n in LINF_ONLY and self.norm == "linf") or n not in LINF_ONLY
         ]
         if self.transfer_from and "transfer" not in names:
             names.append("transfer")
         return names
 
-    def settings(self, name: str) -> dict[str, Any]:
+    def settings(self, name: str, random: bool = False) -> dict[str, Any]:
         """Effort settings of one suite attack: the budget's, else defaults; `steps` overrides
         the iterations of the iterative gradient attacks."""
-        settings = self.plan.settings(name) or dict(EXTRA_SETTINGS.get(name, {}))
+        settings = self.plan.settings(name, random) or dict(EXTRA_SETTINGS.get(name, {}))
         if self.steps and "steps" in settings:
             settings["steps"] = self.steps
         return settings

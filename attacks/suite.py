@@ -87,7 +87,7 @@ def build(
     surrogate: Target | None = None,
     white_box_only: bool = False,
 ) -> list[Attack]:
-    """The configured suite for a target, in cascade order.
+    """The configured suite for a target, in cascade order ("rand" version for a random one).
 
     Args:
         cfg: the attack config (norm, ε, budget or explicit attack list, step override).
@@ -99,11 +99,12 @@ def build(
     """
     threat = ThreatModel(cfg.norm, cfg.eps if eps is None else eps)
     suite = []
-    for i, name in enumerate(cfg.suite_names()):
+    for i, name in enumerate(cfg.suite_names(target.random)):
+        if white_box_only and name == "transfer":
+            continue
         extra: dict[str, Any] = {"surrogate": surrogate} if name == "transfer" else {}
-        attack = base.build(
-            name, target, threat, seed=seed + 1000 * i, **cfg.settings(name), **extra
-        )
+        settings = cfg.settings(name, target.random)
+        attack = base.build(name, target, threat, seed=seed + 1000 * i, **settings, **extra)
         if white_box_only and not attack.white_box:
             continue
         suite.append(attack)

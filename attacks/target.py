@@ -57,6 +57,8 @@ class Target:
         eot_samples: draws averaged per gradient when random (>= 2).
         draws: fresh draws per accuracy when random.
         name: shown in messages.
+        loss_scale: multiplies the loss before the backward pass (and divides the gradient
+            back): with a float16 model, small input gradients would otherwise underflow to 0.
     """
 
     def __init__(
@@ -67,6 +69,7 @@ class Target:
         eot_samples: int = DEFAULT_EOT_SAMPLES,
         draws: int = DEFAULT_DRAWS,
         name: str = "model",
+        loss_scale: float = 1.0,
     ) -> None:
         if isinstance(eot_samples, bool) or not isinstance(eot_samples, int) or eot_samples < 1:
             raise ValueError(f"attack.eot_samples={eot_samples!r} must be an integer >= 1")
@@ -83,6 +86,7 @@ class Target:
         self.eot_samples = int(eot_samples)
         self.draws = int(draws)
         self.name = name
+        self.loss_scale = float(loss_scale)
         self._correct = batch_function(self._correct_graph)
         self._graphs: dict[Any, Callable[..., Any]] = {}
 
@@ -123,9 +127,13 @@ class Target:
             logits = self.logits(x)
             loss = loss_fn(logits, labels, targets)
             total = tf.reduce_sum(loss)  # a sum: the step does not depend on the batch size
+            if self.loss_scale != 1.0:
+                total *= self.loss_scale
         # A front-end that cuts the gradient (stop_gradient, argmax, ...) yields zeros, not None:
         # the attacks then stall visibly and the gradient check reports it.
         grad = tape.gradient(total, x, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        if self.loss_scale != 1.0:
+            grad /= self.loss_scale
         return logits, loss, grad
 
     def loss_and_grad(

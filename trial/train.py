@@ -72,9 +72,9 @@ class TrainingAdversary:
     def __init__(self, model: keras.Model, cfg: TrialConfig) -> None:
         self.model = model
         threat = ThreatModel(cfg.attack.norm, cfg.attack.eps)
-        self.pgd = PGD(
-            Target(self._logits), threat, steps=cfg.train.adv_steps, seed=cfg.seed, early_exit=False
-        )
+        scale = 2.0**12 if keras.mixed_precision.global_policy().name == "mixed_float16" else 1.0
+        target = Target(self._logits, loss_scale=scale)  # float16 input gradients underflow
+        self.pgd = PGD(target, threat, steps=cfg.train.adv_steps, seed=cfg.seed, early_exit=False)
 
     def _logits(self, x: tf.Tensor) -> tf.Tensor:
         model = self.model

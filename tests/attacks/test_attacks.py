@@ -150,6 +150,9 @@ def test_bad_attack_configs_name_the_value_and_the_allowed_range(overrides, mess
 
 def test_budgets_and_overrides_shape_the_suite():
     assert AttackConfig(budget="standard").suite_names() == ["apgd-ce", "apgd-t-dlr", "square"]
+    rand = AttackConfig(budget="standard")  # AutoAttack's "rand" version for random models
+    assert rand.suite_names(random=True) == ["apgd-ce", "apgd-dlr", "square"]
+    assert rand.settings("apgd-dlr", random=True) == {"steps": 100}
     assert "square" not in AttackConfig(norm="l2", eps=0.5).suite_names()
     cfg = AttackConfig(budget="demo", steps=7, transfer_from="runs/x")
     assert cfg.suite_names()[-1] == "transfer" and cfg.settings("apgd-ce")["steps"] == 7

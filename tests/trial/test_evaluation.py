@@ -160,3 +160,21 @@ def test_the_training_adversary_sees_the_draw_the_loss_trains_on():
     np.testing.assert_allclose(attacked, again, rtol=1e-5, atol=1e-5)
     inference = model(x, training=False)["logits"]
     assert np.abs(inference - trained).max() > 1e-3, "training mode should differ (random gaze)"
+
+
+def test_a_stored_trial_is_a_transfer_surrogate_and_the_curve_falls(stepped):
+    cfg, trial, _, _, root = stepped
+    bigger = 4 * EPS
+    settings = {
+        "attack.transfer_from": str(root / "run"),
+        "attack.attacks": ["pgd"],
+        "attack.eps_curve": [bigger],
+    }
+    metrics = final_evaluation(cfg.replace(**settings), trial.model, trial.data)
+    transfer = metrics[M.adv_key("linf", "transfer", EPS)]
+    assert transfer <= metrics[M.adv_key("linf", "pgd", EPS)] and transfer == metrics[M.ADV_ACC]
+    assert metrics["check/transfer_vs_white_box"] in ("pass", "fail")
+    assert metrics[M.curve_key("linf", EPS)] == metrics[M.ADV_ACC]
+    assert metrics[M.curve_key("linf", bigger)] <= metrics[M.adv_key("linf", "pgd", EPS)]
+    with pytest.raises(ValueError, match="holds no trial checkpoint"):
+        E.check_config(cfg.replace(**{"attack.transfer_from": str(root / "nowhere")}))
