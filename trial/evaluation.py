@@ -67,6 +67,7 @@ class Evaluator:
         self.state_dir = Path(state_dir) if state_dir is not None else None
         self._memory: dict[int, Any] = {}
         self._built: dict[str, Any] = {}
+        self._walk: tuple[int, Any] | None = None  # (last batch read, the split's iterator)
         if self.state_dir is not None:
             self._open_state()
 
@@ -164,11 +165,7 @@ class Evaluator:
                 "evaluation 1/%d: sanity checks (%.1f s)", self.total, time.perf_counter() - started
             )
             return
-        batch = next(
-            b
-            for i, b in enumerate(self.data.test.batches(self.batch_size, limit=self.n_test), 1)
-            if i == unit
-        )
+        batch = self._batch(unit)
 
         def progress(name: str, n: int, seconds: float) -> None:
             log.info(
@@ -208,6 +205,17 @@ class Evaluator:
             outcome.robust.mean(),
             time.perf_counter() - started,
         )
+
+    def _batch(self, unit: int):
+        """Test batch `unit` (1-based); the walk goes on from the previous unit's batch, and
+        starts over only when units run out of order (a resumed evaluation)."""
+        if self._walk is None or self._walk[0] != unit - 1:
+            self._walk = (0, iter(self.data.test.batches(self.batch_size, limit=self.n_test)))
+        position, batches = self._walk
+        for _ in range(unit - position - 1):
+            next(batches)
+        self._walk = (unit, batches)
+        return next(batches)
 
     def _checks(self) -> dict[str, np.ndarray]:
         cfg, n = self.cfg, self.cfg.attack.plan.check_examples
