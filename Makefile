@@ -28,6 +28,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench.frontend --json
 	$(PY) -m bench.data --json
+	$(PY) -m bench.attack --json
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -1,121 +1,192 @@
-"""Projected gradient descent under an L-infinity budget, compiled as one `tf.function`.
+"""Projected gradient descent (L∞ or L2) and FGSM, each compiled as one `tf.function`.
 
-The whole attack (restarts and steps) is a single graph: `tf.range` loops become `tf.while_loop`s,
-so nothing returns to Python between steps. The loss is computed in float32 on logits. Per
-example the attack keeps the best point it has seen (the first misclassified iterate, else the
-one with the highest loss), never merely the last one, so a success on the way is not lost.
-Every returned point lies inside the eps-ball around its input and inside [0, 1].
+The whole attack (restarts and steps) is one graph: `tf.range` loops become `tf.while_loop`s, so
+nothing returns to Python between steps. Each step takes one forward and backward pass (averaged
+over EOT draws for a random target), and tracks the per-example best iterate with the logits of
+that same forward pass: no extra forward per step. The loss is float32 on logits (`ce` or the
+non-saturating `margin`). Every returned point lies in the threat set.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import tensorflow as tf
 
-LogitsFn = Callable[[tf.Tensor], tf.Tensor]
-LOSSES = ("ce", "margin")
+from attacks import losses
+from attacks import threat as balls
+from attacks.base import as_batch, batch_function, check_steps, keep_best, register
+from attacks.target import LogitsFn, Target
+from attacks.threat import ThreatModel
+
+PGD_LOSSES = ("ce", "margin")
 
 
-def per_example_loss(logits: tf.Tensor, labels: tf.Tensor, loss: str) -> tf.Tensor:
-    """The attack objective per example (higher = closer to misclassification), in float32.
-
-    `ce` is the cross-entropy of the true class; `margin` is max_{i != y} z_i - z_y, which does
-    not saturate on confident models.
-    """
-    logits = tf.cast(logits, tf.float32)
-    if loss == "ce":
-        return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
-    true = tf.gather(logits, labels, batch_dims=1)
-    others = tf.where(tf.one_hot(labels, tf.shape(logits)[-1]) > 0, -1e9, logits)
-    return tf.reduce_max(others, axis=-1) - true
+SCALAR_SPECS = (
+    tf.TensorSpec((), tf.float32),  # eps
+    tf.TensorSpec((), tf.float32),  # step size
+    tf.TensorSpec((), tf.int32),  # steps
+    tf.TensorSpec((), tf.int32),  # restarts
+    tf.TensorSpec((), tf.bool),  # random start
+    tf.TensorSpec((2,), tf.int64),  # seed of the random starts
+)
 
 
-class LinfPGD:
-    """L-infinity PGD with random start and restarts.
+def pgd_graph(target: Target, norm: str, loss: str, early_exit: bool):
+    """The PGD body for one target, norm and loss; budgets (ε, step, steps, restarts, random
+    start, seed) are tensors, so every PGD on a target with these settings shares one graph."""
+    loss_fn = losses.get(loss)
+
+    def run(images, labels, eps, step_size, steps, restarts, random_start, seed):
+        best = images
+        best_loss = tf.fill(tf.shape(labels), -float("inf"))
+        found = tf.zeros(tf.shape(labels), tf.bool)
+        for r in tf.range(restarts):
+            if early_exit and tf.reduce_all(found):
+                break
+            x = images
+            if random_start:
+                start_seed = tf.random.experimental.stateless_fold_in(seed, r)
+                x = balls.random_start(norm, images, start_seed, eps)
+            for _ in tf.range(steps):
+                if early_exit and tf.reduce_all(found):
+                    break
+                if early_exit:
+                    logits, loss, grad = target.active_loss_and_grad(x, labels, loss_fn, ~found)
+                else:
+                    logits, loss, grad = target.loss_and_grad(x, labels, loss_fn)
+                best, best_loss, found = keep_best(x, logits, loss, labels, best, best_loss, found)
+                x = balls.project(norm, x + step_size * balls.direction(norm, grad), images, eps)
+            logits = target.active_mean_logits(x, ~found) if early_exit else target.mean_logits(x)
+            loss = loss_fn(logits, labels, None)
+            best, best_loss, found = keep_best(x, logits, loss, labels, best, best_loss, found)
+        return best
+
+    return run
+
+
+class PGD:
+    """PGD with optional random start and restarts; keeps each example's best iterate.
 
     Args:
-        logits_fn: maps an image batch in [0, 1] to logits; called in inference mode.
-        eps: the budget, in [0, 1] pixel units.
+        target: the model (EOT gradients when it is random).
+        threat: norm and ε.
         steps: gradient steps per restart.
-        step_size: the signed-gradient step; default 2.5 * eps / steps (Madry et al.).
-        restarts: independent random starts; the per-example best over all of them is kept.
-        random_start: start uniformly inside the ball (else at the clean input).
+        restarts: independent starts; the per-example best over all of them is kept.
+        step_size: the step length (L∞: per pixel; L2: Euclidean); default 2.5 ε / steps
+            (Madry et al.), so the iterates can cross the ball.
+        random_start: start at a random point of the threat set (else at the clean image).
         loss: `ce` or `margin`.
-        seed: seeds the random starts.
+        seed: seeds the random starts (each call draws new ones).
+        name: the registry name it reports under.
+        early_exit: stop computing for examples already misclassified (their point is kept
+            either way). Off for adversarial training, whose forward pass must see the whole
+            batch (batch-norm statistics, one random draw per image).
     """
+
+    white_box = True
 
     def __init__(
         self,
-        logits_fn: LogitsFn,
+        target: Target,
+        threat: ThreatModel,
         *,
-        eps: float,
         steps: int,
-        step_size: float | None = None,
         restarts: int = 1,
+        step_size: float | None = None,
         random_start: bool = True,
         loss: str = "ce",
         seed: int = 0,
+        name: str = "pgd",
+        early_exit: bool = True,
     ) -> None:
-        if not 0.0 <= eps <= 1.0:
-            raise ValueError(f"eps={eps} must lie in [0, 1] (pixel units; 8/255 = {8 / 255:.4f})")
-        if steps < 1 or restarts < 1:
-            raise ValueError(f"steps={steps} and restarts={restarts} must both be >= 1")
-        if loss not in LOSSES:
-            raise ValueError(f"loss={loss!r} is not one of {', '.join(LOSSES)}")
-        self.logits_fn = logits_fn
-        self.eps = float(eps)
-        self.steps = int(steps)
-        self.step_size = float(step_size if step_size is not None else 2.5 * eps / steps)
-        self.restarts = int(restarts)
-        self.random_start = bool(random_start)
-        self.loss = loss
+        check_steps(steps=steps, restarts=restarts)
+        if loss not in PGD_LOSSES:
+            raise ValueError(f"loss={loss!r} is not one of {', '.join(PGD_LOSSES)}")
+        if step_size is not None and not step_size >= 0:
+            raise ValueError(f"step_size={step_size!r} must be >= 0")
+        self.target, self.threat, self.name = target, threat, name
+        self.steps, self.restarts = int(steps), int(restarts)
+        self.step_size = float(2.5 * threat.eps / steps if step_size is None else step_size)
+        self.random_start, self.loss = bool(random_start), loss
+        self.early_exit = bool(early_exit)
+        self.budget = {"steps": self.steps, "restarts": self.restarts, "loss": loss}
         self._rng = tf.random.Generator.from_seed(seed)
-        self._attack = tf.function(self.perturb, reduce_retracing=True)
+        self._key = ("pgd", threat.norm, loss, self.early_exit)
 
-    def __call__(self, images: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
-        """Returns adversarial images for a batch (float32, same shape as `images`)."""
-        images = tf.convert_to_tensor(images, tf.float32)
-        labels = tf.convert_to_tensor(labels, tf.int32)
-        return self._attack(images, labels)
+    @property
+    def eps(self) -> float:
+        return self.threat.eps
 
-    def _loss_and_grad(self, x: tf.Tensor, labels: tf.Tensor):
-        with tf.GradientTape(watch_accessed_variables=False) as tape:
-            tape.watch(x)
-            logits = tf.cast(self.logits_fn(x), tf.float32)
-            loss = per_example_loss(logits, labels, self.loss)
-            total = tf.reduce_sum(loss)  # a sum, so the step does not depend on batch size
-        grad = tape.gradient(total, x)
-        return logits, loss, grad
+    def _args(self, seed: tf.Tensor) -> tuple:
+        return (
+            tf.constant(self.threat.eps, tf.float32),
+            tf.constant(self.step_size, tf.float32),
+            tf.constant(self.steps, tf.int32),
+            tf.constant(self.restarts, tf.int32),
+            tf.constant(self.random_start),
+            seed,
+        )
+
+    def __call__(self, images, labels) -> tf.Tensor:
+        build = lambda: pgd_graph(self.target, *self._key[1:])  # noqa: E731
+        run = self.target.compiled(self._key, build, *SCALAR_SPECS)
+        return run(*as_batch(images, labels), *self._args(self._rng.make_seeds(1)[:, 0]))
 
     def perturb(self, images: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
-        """The attack body; traced inside `__call__`, or inside a caller's own tf.function."""
-        eps = tf.constant(self.eps, tf.float32)
-        lower = tf.maximum(images - eps, 0.0)
-        upper = tf.minimum(images + eps, 1.0)
-        batch = tf.shape(images)[0]
-        best = images
-        best_loss = tf.fill([batch], -float("inf"))
-        found = tf.zeros([batch], tf.bool)
+        """The attack traced inline, inside a caller's own tf.function (adversarial training)."""
+        run = pgd_graph(self.target, *self._key[1:])
+        return run(images, labels, *self._args(self._rng.make_seeds(1)[:, 0]))
 
-        def keep_best(x, logits, loss, best, best_loss, found):
-            wrong = tf.not_equal(tf.argmax(logits, -1, output_type=tf.int32), labels)
-            take = tf.logical_and(tf.logical_not(found), tf.logical_or(wrong, loss > best_loss))
-            mask = tf.reshape(take, [-1, 1, 1, 1])
-            best = tf.where(mask, x, best)
-            best_loss = tf.where(take, loss, best_loss)
-            return best, best_loss, tf.logical_or(found, wrong)
 
-        for _ in tf.range(self.restarts):
-            x = images
-            if self.random_start:
-                x = x + self._rng.uniform(tf.shape(images), -eps, eps)
-            x = tf.clip_by_value(x, lower, upper)
-            for _ in tf.range(self.steps):
-                logits, loss, grad = self._loss_and_grad(x, labels)
-                best, best_loss, found = keep_best(x, logits, loss, best, best_loss, found)
-                x = tf.clip_by_value(x + self.step_size * tf.sign(grad), lower, upper)
-            logits = tf.cast(self.logits_fn(x), tf.float32)
-            loss = per_example_loss(logits, labels, self.loss)
-            best, best_loss, found = keep_best(x, logits, loss, best, best_loss, found)
-        return best
+class LinfPGD(PGD):
+    """L∞ PGD on a plain, deterministic logits function (the per-epoch validation attack and
+    the adversarial-training adversary)."""
+
+    def __init__(self, logits_fn: LogitsFn, *, eps: float, steps: int, **kwargs) -> None:
+        if not 0.0 <= eps <= 1.0:
+            raise ValueError(f"eps={eps} must lie in [0, 1] (pixel units; 8/255 = {8 / 255:.4f})")
+        super().__init__(Target(logits_fn), ThreatModel("linf", float(eps)), steps=steps, **kwargs)
+
+
+class FGSM:
+    """One step of length ε along the sign (L∞) or the normalised gradient (L2, i.e. FGM) of
+    the cross-entropy, from the clean image. The single-step baseline iterative attacks must beat.
+    """
+
+    white_box = True
+
+    def __init__(self, target: Target, threat: ThreatModel, *, seed: int = 0) -> None:
+        del seed
+        self.target, self.threat, self.name = target, threat, "fgsm"
+        self.budget = {"steps": 1}
+        self._run = batch_function(self.perturb)
+
+    def __call__(self, images, labels) -> tf.Tensor:
+        return self._run(*as_batch(images, labels))
+
+    def perturb(self, images: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
+        _, _, grad = self.target.loss_and_grad(images, labels, losses.ce)
+        step = self.threat.eps * self.threat.direction(grad)
+        return self.threat.project(images + step, images)
+
+
+@register("fgsm")
+def build_fgsm(target: Target, threat: ThreatModel, *, seed: int = 0) -> FGSM:
+    return FGSM(target, threat, seed=seed)
+
+
+@register("pgd")
+def build_pgd(
+    target: Target, threat: ThreatModel, *, seed: int = 0, steps: int = 10, restarts: int = 1
+) -> PGD:
+    """PGD on the cross-entropy, random start."""
+    return PGD(target, threat, steps=steps, restarts=restarts, seed=seed, name="pgd")
+
+
+@register("pgd-margin")
+def build_pgd_margin(
+    target: Target, threat: ThreatModel, *, seed: int = 0, steps: int = 10, restarts: int = 1
+) -> PGD:
+    """PGD on the margin loss (does not saturate on confident models), random start."""
+    return PGD(
+        target, threat, steps=steps, restarts=restarts, loss="margin", seed=seed, name="pgd-margin"
+    )

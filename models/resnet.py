@@ -90,6 +90,37 @@ def _bn(momentum: float, name: str) -> layers.Layer:
     return layers.BatchNormalization(momentum=momentum, epsilon=1.001e-5, name=name)
 
 
+@keras.saving.register_keras_serializable(package="models")
+class Subsample(layers.Layer):
+    """Keeps every `stride`-th row and column, starting at the first: x[:, ::s, ::s].
+
+    The ResNets' projection shortcuts are 1x1 convolutions with stride 2. TensorFlow 2.21's oneDNN
+    kernel for their filter gradient (`Conv2DBackpropFilter`, 1x1 kernel, even stride) corrupts
+    the heap once it is called with a batch size other than an earlier call's, which aborts the
+    process (`malloc(): ...`, `corrupted size vs. prev_size`): every eager input gradient runs
+    it (eager tapes compute the filter gradient too), e.g. an attack on the still-robust subset
+    of a batch, ART, or a user's script. Subsampling first and convolving with stride 1 gives
+    the same values and weights without that kernel.
+    """
+
+    def __init__(self, stride: int, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(stride, int) or stride < 1:
+            raise ValueError(f"Subsample stride={stride!r} must be a positive integer")
+        self.stride = stride
+
+    def call(self, x):
+        return x[:, :: self.stride, :: self.stride, :]
+
+    def compute_output_shape(self, input_shape):
+        n, h, w, c = input_shape
+        down = lambda v: None if v is None else -(-v // self.stride)  # noqa: E731
+        return (n, down(h), down(w), c)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "stride": self.stride}
+
+
 def _basic_block(
     x,
     filters: int,
@@ -102,9 +133,11 @@ def _basic_block(
 ):
     shortcut = x
     if project:
-        shortcut = layers.Conv2D(
-            filters, 1, strides=stride, kernel_initializer=init, name=f"{name}_proj"
-        )(x)
+        # A strided 1x1 convolution, computed as subsampling then a stride-1 1x1 convolution
+        # (identical values and weights; see `Subsample` for why).
+        if stride > 1:
+            shortcut = Subsample(stride, name=f"{name}_proj_subsample")(shortcut)
+        shortcut = layers.Conv2D(filters, 1, kernel_initializer=init, name=f"{name}_proj")(shortcut)
         if project_bn:  # ResNet18 normalises its projection; the CIFAR ResNet20 does not
             shortcut = _bn(bn, f"{name}_proj_bn")(shortcut)
     y = layers.Conv2D(

@@ -129,13 +129,25 @@ class EpochTrainable(tune.Trainable):
 
 
 def _scheduler(study: Study, max_epochs: int):
-    from ray.tune.schedulers import ASHAScheduler
+    from ray.tune.schedulers import ASHAScheduler, TrialScheduler
+
+    class FinishingASHA(ASHAScheduler):
+        """ASHA that never stops a trial that has trained to max_t: its final evaluation runs
+        as steps after that epoch. (`stop_last_trials=False` drops ASHA's own stop at max_t, but
+        when max_t is itself a rung, min_t * eta**k, the rung's cut-off could still stop it.)"""
+
+        def on_trial_result(self, tune_controller, trial, result):
+            action = super().on_trial_result(tune_controller, trial, result)
+            if action == TrialScheduler.STOP and result.get(self._time_attr, 0) >= self._max_t:
+                self._num_stopped -= 1
+                return TrialScheduler.CONTINUE
+            return action
 
     et = study.early_terminate
     if et is None:
         return None
     mode = "min" if "loss" in et.metric else "max"
-    return ASHAScheduler(
+    return FinishingASHA(
         time_attr="training_iteration",
         metric=et.metric,
         mode=mode,
@@ -143,6 +155,7 @@ def _scheduler(study: Study, max_epochs: int):
         grace_period=et.grace_period,
         reduction_factor=et.reduction_factor,
         brackets=et.brackets,
+        stop_last_trials=False,  # the evaluation steps come after max_t
     )
 
 

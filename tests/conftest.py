@@ -30,6 +30,10 @@ def pytest_configure(config):
     Keras at the top), so hiding the GPUs here takes effect."""
     if not gpu_selected(config.getoption("markexpr", "") or ""):
         os.environ["CUDA_VISIBLE_DEVICES"] = ""
+    # ART (the attack tests' oracle) reconfigures logging when first imported: it shuts down
+    # every existing handler, which closes the capture stream of whatever test imports it first
+    # (pytest then fails that test and loses stderr). Imported here, it does so before any test.
+    import art  # noqa: F401
 
 
 def pytest_collection_modifyitems(config, items):

@@ -89,6 +89,11 @@ class TrialConfig:
     attack: AttackConfig = dataclasses.field(default_factory=AttackConfig)
     seed: int = 0
 
+    def __post_init__(self) -> None:  # a random-at-inference model is never attacked without EOT
+        gazes = getattr(self.model, "eval_gazes", "")
+        kind = f"model.kind={self.model.kind}" + (f" with eval_gazes={gazes}" if gazes else "")
+        self.attack.check_model(models.is_random_at_inference(self.model), kind)
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrialConfig:
         """Builds a config from nested dicts and/or dotted keys; unknown keys are errors."""

@@ -1,9 +1,12 @@
 """One trial: train a model, attack it, report. No Ray and no W&B in here.
 
 `run_trial(cfg, reporter)` is a function of its config plus injected I/O: the reporter receives
-one metrics dict per epoch (with the checkpoint written for it), and the last epoch's report also
-carries the final clean and adversarial accuracy on the test subset. A diverged trial (NaN loss)
-ends with status `diverged` instead of raising.
+one metrics dict per step (with the checkpoint written for it): one step per epoch, then the
+final evaluation (`trial.evaluation`) as steps of its own, tagged `phase: "evaluation"` and
+without per-epoch `val/` metrics (so a scheduler watching those ignores them); the last step
+carries the final metrics and the status. Each evaluation step stores its finished unit inside the
+last epoch's checkpoint, so an interrupted evaluation resumes from there. A diverged trial (NaN
+loss) ends with status `diverged` instead of raising.
 
 A trial writes into its folder (`artifacts_dir`): epoch checkpoints (see `trial.checkpoint`;
 a trial resumes from the latest one exactly as if it had not stopped), an overlay PNG per epoch
@@ -14,8 +17,11 @@ the gaze metrics over epochs (`gaze_metrics.png`, reported as `artifact/gaze_met
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import math
+import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any, Protocol
@@ -24,13 +30,15 @@ import keras
 import numpy as np
 
 import models
-from attacks import LinfPGD, evaluate, predict
+from attacks import evaluate, predict
 from trial import checkpoint as C
+from trial import evaluation as E
 from trial import metrics as M
 from trial import train as T
 from trial.config import TrialConfig, training_changes
-from trial.data import SKIPPED, Data, load
+from trial.data import SKIPPED, load
 from trial.devices import configure_determinism, configure_precision
+from trial.evaluation import final_evaluation  # noqa: F401  (re-exported for callers)
 from trial.overlay import look, plot_gaze_metrics
 from trial.progress import EpochProgress
 
@@ -69,24 +77,6 @@ class TrialResult:
         return {"status": self.status, "epochs_run": self.epochs_run, **self.metrics}
 
 
-def final_evaluation(cfg: TrialConfig, model, data: Data) -> dict[str, Any]:
-    """Clean and adversarial accuracy on the test subset at the configured budget."""
-    plan = cfg.attack.plan
-    test = data.test.take(plan.n_test)
-    fn = T.logits_fn(model)
-    attack = LinfPGD(
-        fn, eps=cfg.attack.eps, steps=plan.steps, restarts=plan.restarts, seed=cfg.seed + 1
-    )
-    result = evaluate(fn, attack, test.images, test.labels, cfg.attack.batch_size)
-    return {
-        M.CLEAN_ACC: result.clean_acc,
-        M.ADV_ACC: result.adv_acc,
-        M.adv_key(cfg.attack.norm, "pgd", cfg.attack.eps): result.adv_acc,
-        M.ATTACK_BUDGET: plan.name,
-        "n_test": len(test),
-    }
-
-
 class Trial:
     """One trial, advanced an epoch at a time (`run_trial` loops; Tune's trainable steps it).
 
@@ -122,6 +112,7 @@ class Trial:
         configure_precision(cfg)
         keras.utils.set_random_seed(cfg.seed)
         self.data = load(cfg.data)
+        E.check_config(cfg, self.data.num_classes)  # fails before any training
         self.model = models.build(cfg.model, self.data.input_shape, self.data.num_classes)
         self.steps = (self.data.train_size or 50_000) // cfg.train.batch_size
         if self.steps < 1:
@@ -133,9 +124,7 @@ class Trial:
         self.trainer = T.Trainer(self.model, self.optimizer, cfg)
         self.logits = T.logits_fn(self.model)
         self.val_batch = self.data.val.take(cfg.attack.val_examples)
-        self.val_attack = LinfPGD(
-            self.logits, eps=cfg.attack.eps, steps=cfg.attack.val_steps, seed=cfg.seed
-        )
+        self.val_attack = E.validation_attack(cfg, self.model)
         self.learned_gazes = models.get(cfg.model.kind).learned_gazes
         self.state: dict[str, Any] = {
             "epoch": 0,
@@ -146,6 +135,8 @@ class Trial:
             "status": "running",
             "config": cfg.to_dict(),
         }
+        self._evaluator: E.Evaluator | None = None
+        self._stored_evaluation: Path | None = None  # finished units of a restored checkpoint
         if resume is not None:
             self.restore(resume)
 
@@ -166,6 +157,8 @@ class Trial:
         C.restore(path, self.variables())
         self.state = {**saved, "config": self.cfg.to_dict()}
         self.state.setdefault("status", "running")
+        if (path / "evaluation").is_dir():
+            self._stored_evaluation = path / "evaluation"
         log.info("resumed from %s at epoch %d", path, self.state["epoch"])
 
     def _check_config(self, path: Path) -> dict[str, Any]:
@@ -186,20 +179,31 @@ class Trial:
 
     @property
     def done(self) -> bool:
-        return self.state["status"] == "diverged" or self.state["epoch"] >= self.cfg.train.epochs
+        """Diverged, or trained every epoch and evaluated."""
+        if self.state["status"] == "diverged":
+            return True
+        return self.state["epoch"] >= self.cfg.train.epochs and self.state["status"] == "completed"
 
     @property
     def result(self) -> TrialResult:
+        """The status and the final metrics: the last epoch's, updated with the evaluation's."""
         history = self.state["history"]
+        metrics: dict[str, Any] = dict(history[-1]) if history else {}
+        if metrics.get(M.PHASE) == M.EVALUATION and len(history) > 1:
+            metrics = {**history[-2], **metrics}
         status = "diverged" if self.state["status"] == "diverged" else "completed"
-        return TrialResult(status, self.state["epoch"], dict(history[-1]) if history else {})
+        return TrialResult(status, self.state["epoch"], metrics)
 
     def step(self) -> tuple[dict[str, Any], Path | None]:
-        """Trains one epoch and evaluates it (the last one also runs the final attack).
+        """Trains and validates one epoch or, once every epoch is trained, runs one unit of the
+        final evaluation (`_evaluation_step`).
 
         Returns:
-            The epoch's metrics and the checkpoint written for it (None if training diverged).
+            The step's metrics and the checkpoint written for it (None if training diverged).
         """
+        if self.state["epoch"] >= self.cfg.train.epochs:
+            return self._evaluation_step()
+        self.state["status"] = "running"
         cfg, epoch = self.cfg, self.state["epoch"] + 1
         started = time.perf_counter()
         batches = self.data.train_batches(cfg.train.batch_size, cfg.seed + epoch, cfg.train.augment)
@@ -227,9 +231,6 @@ class Trial:
         metrics.update(self.look(epoch))
         metrics["time/epoch_s"] = time.perf_counter() - started
         metrics[SKIPPED] = self.data.skipped  # unreadable images left out of the data
-        if epoch == cfg.train.epochs:
-            metrics.update(final_evaluation(cfg, self.model, self.data))
-            metrics[M.STATUS] = self.state["status"] = "completed"
         self._track_best(metrics, epoch)
         self.state["epoch"] = epoch
         self.state["history"].append(metrics)
@@ -242,6 +243,44 @@ class Trial:
             metrics[M.ARTIFACT_GAZE_METRICS] = str(plot)
         path = C.save(self.checkpoint_dir, epoch, self.variables(), self.state)
         return metrics, path
+
+    def _evaluation_step(self) -> tuple[dict[str, Any], Path]:
+        """Runs the next unit of the final evaluation (the checks, or one test batch).
+
+        Its finished units live in `evaluation/` inside the last epoch's checkpoint, which is the
+        checkpoint every evaluation step returns: a Tune checkpoint of it (or a rerun of
+        `python -m trial`) resumes the evaluation from them. The last step adds the final
+        metrics and the status, and records both in that checkpoint's state.
+        """
+        started = time.perf_counter()
+        epoch = self.state["epoch"]
+        ckpt = C.latest(self.checkpoint_dir)
+        if ckpt is None or C.read_state(ckpt).get("epoch") != epoch:  # restored elsewhere
+            ckpt = C.save(self.checkpoint_dir, epoch, self.variables(), self.state)
+        stored, self._stored_evaluation = self._stored_evaluation, None
+        if stored is not None and stored.resolve() != (ckpt / "evaluation").resolve():
+            shutil.copytree(stored, ckpt / "evaluation", dirs_exist_ok=True)
+        if self._evaluator is None or self._evaluator.state_dir != ckpt / "evaluation":
+            self._evaluator = E.Evaluator(
+                self.cfg, self.model, self.data, state_dir=ckpt / "evaluation"
+            )
+        evaluator = self._evaluator
+        evaluator.run_unit(evaluator.next_unit())
+        metrics: dict[str, Any] = {
+            M.EPOCH: epoch,
+            M.PHASE: M.EVALUATION,
+            M.EVAL_DONE: len(evaluator.done_units()),
+            M.EVAL_TOTAL: evaluator.total,
+            "time/eval_step_s": time.perf_counter() - started,
+        }
+        if evaluator.finished:
+            metrics.update(evaluator.result())
+            metrics[M.STATUS] = self.state["status"] = "completed"
+            self.state["history"].append(metrics)
+            state = json.dumps(self.state, indent=1)
+            (ckpt / ".state.json.tmp").write_text(state)
+            os.replace(ckpt / ".state.json.tmp", ckpt / C.STATE)
+        return metrics, ckpt
 
     def look(self, epoch: int) -> dict[str, Any]:
         """Where the model looks on the fixed validation batch: the gaze metrics (learned gazes)
@@ -275,7 +314,7 @@ def run_trial(
     resume_from: Path | str | None = None,
     progress: bool = False,
 ) -> TrialResult:
-    """Trains, attacks and reports one trial (one report per epoch; see `Trial`)."""
+    """Trains, attacks and reports one trial (a report per epoch, then per evaluation unit)."""
     trial = Trial(
         cfg,
         checkpoint_dir=checkpoint_dir,

@@ -22,7 +22,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from attacks.pgd import LinfPGD
+from attacks import PGD, Target, ThreatModel
 from trial.config import TrialConfig
 
 LR_GROUPS = {"localiser": "localiser_lr_mult"}  # param_group -> TrainConfig field
@@ -151,6 +151,35 @@ def loss_layers(model: keras.Model) -> list:
     return found
 
 
+class TrainingAdversary:
+    """PGD at the study's norm and ε against the very forward pass the loss is about to take.
+
+    The attack calls the model in training mode through `stateless_call` on the current
+    variable values: batch-norm uses the batch's statistics (and no moving average is updated),
+    and every random layer (the fixation families' training gazes and crops) reads the same
+    seed-generator state as the loss's forward pass that follows, so the adversary attacks the
+    same random draw the model is trained on, not the inference-mode centre gaze.
+    """
+
+    def __init__(self, model: keras.Model, cfg: TrialConfig) -> None:
+        self.model = model
+        threat = ThreatModel(cfg.attack.norm, cfg.attack.eps)
+        scale = 2.0**12 if keras.mixed_precision.global_policy().name == "mixed_float16" else 1.0
+        target = Target(self._logits, loss_scale=scale)  # float16 input gradients underflow
+        self.pgd = PGD(target, threat, steps=cfg.train.adv_steps, seed=cfg.seed, early_exit=False)
+
+    def _logits(self, x: tf.Tensor) -> tf.Tensor:
+        model = self.model
+        trainable = [v.value for v in model.trainable_variables]
+        non_trainable = [v.value for v in model.non_trainable_variables]
+        outputs, _ = model.stateless_call(trainable, non_trainable, x, training=True)
+        return tf.cast(outputs["logits"], tf.float32)
+
+    def __call__(self, images: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
+        """Adversarial images for the train step (traced inside it); no gradient flows back."""
+        return tf.stop_gradient(self.pgd.perturb(images, labels))
+
+
 class Trainer:
     """Owns the compiled train step of one model.
 
@@ -164,11 +193,7 @@ class Trainer:
         self.model = model
         self.optimizer = optimizer
         build_optimizer(optimizer, model, cfg)
-        self.adversary = None
-        if cfg.train.adversarial:
-            self.adversary = LinfPGD(
-                logits_fn(model), eps=cfg.attack.eps, steps=cfg.train.adv_steps, seed=cfg.seed
-            )
+        self.adversary = TrainingAdversary(model, cfg) if cfg.train.adversarial else None
         self.loss_layers = loss_layers(model)
         self.step = tf.function(self._step, reduce_retracing=True)
 
@@ -192,7 +217,7 @@ class Trainer:
 
     def _step(self, images: tf.Tensor, labels: tf.Tensor) -> dict[str, tf.Tensor]:
         if self.adversary is not None:
-            images = tf.stop_gradient(self.adversary.perturb(images, labels))
+            images = self.adversary(images, labels)
         variables = self.model.trainable_variables
         with tf.GradientTape() as tape:
             outputs = self.model(images, training=True)

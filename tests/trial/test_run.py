@@ -18,18 +18,19 @@ def test_reports_each_epoch_and_the_final_attack(tiny_trial_dict, tmp_path):
     cfg = TrialConfig.from_dict(tiny_trial_dict)
     result = run_trial(cfg, reporter, checkpoint_dir=tmp_path)
     assert result.status == "completed" and result.epochs_run == 2
-    assert [r[M.EPOCH] for r in reporter.reports] == [1, 2]
-    for report in reporter.reports:
+    epochs = [r for r in reporter.reports if M.PHASE not in r]  # then the evaluation's steps
+    assert [r[M.EPOCH] for r in epochs] == [1, 2]
+    for report in epochs:
         assert 0.0 <= report[M.VAL_ADV_ACC] <= report[M.VAL_CLEAN_ACC] + 1e-9 <= 1.0 + 1e-9
         assert math.isfinite(report[M.TRAIN_LOSS])
     final = reporter.reports[-1]
     assert M.ADV_ACC not in reporter.reports[0], "the final attack runs once, at the end"
     assert 0.0 <= final[M.ADV_ACC] <= final[M.CLEAN_ACC] <= 1.0
-    assert final[M.adv_key("linf", "pgd", 0.1)] == final[M.ADV_ACC]
+    assert final[M.ADV_ACC] <= final[M.adv_key("linf", "pgd", 0.1)]
     assert final[M.ATTACK_BUDGET] == "smoke"
     assert all(p is not None and (p / "arrays.npz").exists() for p in reporter.checkpoints)
     # Named loss terms: a plain ResNet's loss is its cross-entropy alone.
-    assert all(r[M.loss_key("ce")] == pytest.approx(r[M.TRAIN_LOSS]) for r in reporter.reports)
+    assert all(r[M.loss_key("ce")] == pytest.approx(r[M.TRAIN_LOSS]) for r in epochs)
     assert M.ARTIFACT_OVERLAY not in final, "a model without gazes draws no overlay"
 
 
@@ -39,7 +40,7 @@ def test_a_rerun_resumes_where_the_checkpoint_left_off(tiny_trial_dict, tmp_path
     trial.step()  # then the process "stops"
     second = ListReporter()
     result = run_trial(cfg, second, checkpoint_dir=tmp_path)
-    assert [r[M.EPOCH] for r in second.reports] == [2, 3]
+    assert [r[M.EPOCH] for r in second.reports if M.PHASE not in r] == [2, 3]
     assert result.epochs_run == 3 and result.status == "completed"
 
 

@@ -1,0 +1,122 @@
+"""Each sanity check fires on a model built to fail it and stays quiet on a normal one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from attacks import PGD, Target, ThreatModel
+from attacks import checks as C
+from attacks.square import Square
+from attacks.suite import cascade
+from tests.attacks.conftest import PixelDropout
+
+EPS = 0.06
+
+
+def _all_checks(target: Target, x, y, steps: int = 5) -> dict[str, C.Check]:
+    found = [
+        C.logits_check(target, x),
+        C.randomness_check(target, x),
+        C.gradient_check(target, x, y),
+        C.large_eps_check(target, x, y, norm="linf", num_classes=10, steps=steps),
+        C.more_steps_check(target, ThreatModel("linf", EPS), x, y, steps=steps),
+    ]
+    return {c.name: c for c in found}
+
+
+def test_a_normal_model_passes_every_check(digits):
+    model, x, y = digits
+    target = Target(model)
+    found = _all_checks(target, x[:64], y[:64])
+    threat = ThreatModel("linf", EPS)
+    attacks = [PGD(target, threat, steps=10, seed=0), Square(target, threat, queries=200)]
+    outcome = cascade(target, attacks, x, y)
+    found.update({c.name: c for c in C.black_box_checks(outcome, {"square": True})})
+    failed = {n: c.numbers for n, c in found.items() if not c.passed}
+    assert not failed
+    assert set(found) == {
+        "logits",
+        "randomness",
+        "gradients",
+        "large_eps",
+        "more_steps",
+        "square_vs_white_box",
+    }
+
+
+def test_probabilities_fail_the_logits_check(digits):
+    model, x, _ = digits
+    check = C.logits_check(Target(lambda z: tf.nn.softmax(model(z))), x[:32])
+    assert not check.passed and check.numbers["sum_dev"] < 1e-4
+
+
+def test_a_random_model_without_eot_fails_the_randomness_check(digits):
+    model, x, _ = digits
+    random = PixelDropout(model)
+    assert not C.randomness_check(Target(random), x[:32]).passed
+    assert C.randomness_check(Target(random, random=True), x[:32]).passed
+
+
+class Binarised:
+    """A non-differentiable front-end: pixels thresholded at 0.4 with no gradient, then a
+    network trained on binarised digits. Gradients are zero, the model is not robust."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def __call__(self, x):
+        return self.model(tf.stop_gradient(tf.cast(x > 0.4, tf.float32)))
+
+
+@pytest.fixture(scope="module")
+def binarised(digits):
+    import keras
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    x = (data.images[:1500] / 16.0 > 0.4).astype(np.float32)[..., None]
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential(
+        [keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(10)]
+    )
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(x, data.target[:1500], epochs=40, batch_size=64, verbose=0)
+    return Target(Binarised(model))
+
+
+def test_a_non_differentiable_front_end_fails_the_gradient_checks(binarised, digits):
+    _, x, y = digits
+    found = _all_checks(binarised, x[:64], y[:64])
+    assert binarised.correctness(x, y).mean() > 0.7, "the binarised model did not train"
+    assert not found["gradients"].passed and found["gradients"].numbers["zero_frac"] == 1.0
+    assert not found["large_eps"].passed, found["large_eps"].numbers
+    assert found["logits"].passed and found["randomness"].passed
+    threat = ThreatModel("linf", 0.5)
+    attacks = [PGD(binarised, threat, steps=5, seed=0), Square(binarised, threat, queries=100)]
+    outcome = cascade(binarised, attacks, x, y)
+    [square] = C.black_box_checks(outcome, {"square": True})
+    assert not square.passed and square.numbers["drop"] > 0.1
+
+
+class GoesDark:
+    """A stateful (dynamic) defence: its input gradient vanishes after `calls` forward passes,
+    so a longer attack, which starts later, gets nowhere."""
+
+    def __init__(self, model, calls: int):
+        self.model, self.calls = model, calls
+        self.count = tf.Variable(0)
+
+    def __call__(self, x):
+        live = tf.cast(self.count.assign_add(1) <= self.calls, tf.float32)
+        return self.model(live * x + (1.0 - live) * tf.stop_gradient(x))
+
+
+def test_an_attack_that_stops_improving_with_more_steps_fails_the_convergence_check(digits):
+    model, x, y = digits
+    # more_steps_check: one clean pass, PGD-5 (5 gradient passes, one final), one scoring pass;
+    # then PGD-10 runs on a model that no longer gives gradients.
+    target = Target(GoesDark(model, calls=8))
+    check = C.more_steps_check(target, ThreatModel("linf", EPS), x[:64], y[:64], steps=5)
+    assert not check.passed and check.numbers["acc_2x"] > check.numbers["acc"]
