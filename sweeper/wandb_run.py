@@ -17,6 +17,16 @@ from urllib.parse import urlparse
 
 log = logging.getLogger(__name__)
 MODES = ("auto", "online", "offline", "disabled")
+# How each way a trial ends closes its run (exit code 0: finished; W&B shows others as failed).
+OUTCOMES = {"completed": 0, "stopped": 0, "diverged": 1, "errored": 1, "preempted": 1}
+
+
+def run_name(flat_config: dict[str, Any]) -> str:
+    """A readable run name from a trial's flat config (the model kind and its branch count)."""
+    parts = [str(flat_config.get("model.kind", "trial"))]
+    if "model.num_transformers" in flat_config:
+        parts.append(f"k{flat_config['model.num_transformers']}")
+    return "-".join(parts)
 
 
 def has_api_key() -> bool:
@@ -82,6 +92,7 @@ class TrialRun:
         name: str,
         run_id: str,
         config: dict[str, Any],
+        tags: list[str] | None = None,
     ) -> None:
         self._run = None
         if mode == "disabled":
@@ -99,6 +110,7 @@ class TrialRun:
                 id=run_id,
                 resume="allow",
                 config=config,
+                tags=tags,
                 settings=wandb.Settings(console="off", silent=True, x_disable_stats=True),
             )
         except Exception as err:  # W&B must never end a trial
@@ -117,12 +129,17 @@ class TrialRun:
         except Exception as err:
             log.warning("W&B log failed (%s); continuing", err)
 
-    def finish(self, exit_code: int = 0) -> None:
+    def finish(self, outcome: str = "completed") -> None:
+        """Closes the run. `outcome`: completed | stopped | diverged | errored | preempted
+        (preempted marks the run preempting: resumable, and the resumed trial continues it)."""
         if self._run is None:
             return
         import wandb
 
+        exit_code = OUTCOMES.get(outcome, 1)
         try:
+            if outcome == "preempted":
+                self._run.mark_preempting()
             self._run.finish(exit_code=exit_code)
         except Exception as err:
             log.warning("W&B finish failed (%s); the run's file holds what was logged", err)

@@ -1,0 +1,152 @@
+"""Running a study: the checks before Ray, the Ray it runs on, and how it ends.
+
+Order matters: everything that can fail on the user's input fails before Ray starts (exit 2),
+the cluster's capacity is checked before any trial is submitted, and whatever happens next
+(a trial error, Ctrl-C, SIGTERM, the time budget) ends with a one-line summary, the exact
+`--resume` command where there is something left to continue, and a non-zero exit code unless
+every trial ended on its own terms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import time
+from pathlib import Path
+
+from sweeper import outcome
+from sweeper.commands import error, load
+
+log = logging.getLogger("sweeper")
+
+
+class _Signals:
+    """Turns SIGTERM on the driver into Ctrl-C (Tune's graceful stop, or KeyboardInterrupt
+    outside `fit`) and remembers it, so the exit code can say which one ended the study."""
+
+    def __init__(self) -> None:
+        self.terminated = False
+
+    def install(self) -> None:
+        signal.signal(signal.SIGTERM, self._on_sigterm)
+
+    def _on_sigterm(self, signum, frame) -> None:
+        self.terminated = True
+        signal.raise_signal(signal.SIGINT)
+
+    @property
+    def code(self) -> int:
+        return outcome.EXIT_TERMINATED if self.terminated else outcome.EXIT_INTERRUPTED
+
+
+def run(args: argparse.Namespace) -> int:
+    """Runs (or resumes) the study; see the module docstring for how it ends."""
+    signals = _Signals()
+    signals.install()
+    try:
+        return _run(args, signals)
+    except KeyboardInterrupt:
+        print(
+            f"interrupted; nothing finished is lost. Continue with:\n  {outcome.resume_command()}",
+            file=sys.stderr,
+        )
+        return signals.code
+
+
+def _preflight(args: argparse.Namespace):
+    """Every check that needs no Ray; returns (study, wandb mode, storage) or an exit code."""
+    from sweeper import cluster
+    from sweeper.space import StudyError, check_before_ray
+    from sweeper.storage import StorageError, check_run_dir, parse_storage, require_shared
+    from sweeper.wandb_run import resolve_mode
+
+    try:
+        study = load(args)
+        wandb_mode = resolve_mode(args.wandb)
+        storage = parse_storage(args.storage, shared=args.shared_storage)
+        if cluster.attaching(args.address):
+            why = (
+                f"--address {args.address} attaches to a Ray cluster"
+                if args.address
+                else "RAY_ADDRESS is set (a Ray job), so the study runs on that cluster"
+            )
+            require_shared(storage, why)
+        problems = check_before_ray(study)
+    except (StudyError, StorageError, ValueError) as err:
+        return error(str(err))
+    if problems:
+        for problem in problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return outcome.EXIT_BAD_INPUT
+    problem = check_run_dir(storage, study, args.resume, record=False)
+    if problem:
+        return error(problem)
+    return study, wandb_mode, storage
+
+
+def _run(args: argparse.Namespace, signals: _Signals) -> int:
+    checked = _preflight(args)
+    if isinstance(checked, int):
+        return checked
+    study, wandb_mode, storage = checked
+
+    import ray
+
+    from sweeper import cluster
+    from sweeper.storage import check_run_dir
+    from sweeper.tune import run_study
+
+    started = time.monotonic()
+    cluster.connect(args.address)
+    signals.install()  # after ray.init, which may install its own
+    try:
+        problem = cluster.infeasible(study.resources)
+        if problem:
+            return error(problem)
+        check_run_dir(storage, study, args.resume, record=True)
+        log.info(
+            "study %s: %s search, W&B %s, results in %s",
+            study.name,
+            study.method,
+            wandb_mode,
+            storage.study_uri(study.name),
+        )
+        results = run_study(
+            study,
+            storage=storage,
+            wandb_mode=wandb_mode,
+            resume=args.resume,
+            max_failures=args.max_failures,
+        )
+    finally:
+        ray.shutdown()
+    trials = outcome.of_results(results)
+    interrupted = None
+    if any(t.state == "unfinished" for t in trials):
+        budget = study.study_time_budget_s
+        if signals.terminated or not budget or time.monotonic() - started < budget:
+            interrupted = signals.code
+    code = outcome.exit_code(trials, interrupted=interrupted)
+    _write_report(storage.study_dir(study.name), study)
+    print(outcome.summary(study.name, trials, code), file=sys.stderr)
+    if code != outcome.EXIT_OK:
+        print(f"continue with:\n  {outcome.resume_command()}", file=sys.stderr)
+    return code
+
+
+def _write_report(run_dir: Path | None, study) -> None:
+    from sweeper import report
+
+    if run_dir is None:
+        print(
+            f"the leaderboard of a study in remote storage: download it, then "
+            f"python sweeper/run.py --report <folder> ({study.name})",
+            file=sys.stderr,
+        )
+        return
+    try:
+        print(report.write(run_dir, study.metric, study.mode))
+    except FileNotFoundError:
+        print(f"no trial has results in {run_dir} yet: no leaderboard", file=sys.stderr)

@@ -1,0 +1,197 @@
+"""One trial as a Ray Tune class trainable: a thin adapter around `trial.run.Trial`.
+
+`setup` turns Tune's config into a `TrialConfig` (dropping, and logging, keys the trial's model
+kind lacks), opens the trial's W&B run and builds the Trial; each `step` advances it one step (an
+epoch, then the evaluation) and logs it; `save_checkpoint`/`load_checkpoint` hand the epoch
+checkpoints to Tune and back, so a trial resumes on any node from its last epoch.
+
+How a trial can end, and what its W&B run says:
+- completed / diverged: the Trial is done; the run is closed before Tune sees the last result.
+- stopped: ASHA or the end of the study (`cleanup`), or the trial's time budget (marked in its
+  last result as `status: stopped`, `stop_reason: trial_time_budget`).
+- errored: a step or the setup raised; the traceback goes to W&B (summary `error`) before the
+  exception reaches Tune, which writes it to the trial's `error.txt` and retries it from its
+  last checkpoint up to `--max-failures` times.
+- preempted: SIGTERM reached the worker (a spot node going away): the run is closed as
+  preempting (resumable), the checkpoint stays, and the worker exits non-zero so that Tune
+  counts a failure and resumes the trial from its last checkpoint, on this node or another.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from ray import tune
+
+log = logging.getLogger(__name__)
+
+STATE_FILE = "sweeper.json"  # beside the epoch checkpoint: the trial's time spent so far
+STOP_REASON = "stop_reason"
+FORCED_EXIT_S = 30.0  # a W&B run that cannot close on SIGTERM does not keep the worker alive
+
+_ACTIVE: EpochTrainable | None = None  # the trial this worker process is running
+
+
+def trial_dirname(trial_id: str) -> str:
+    """A trial's folder name inside the study folder."""
+    return f"trial_{trial_id}"
+
+
+def _threads(cpus: float) -> None:
+    import tensorflow as tf
+
+    n = max(1, int(cpus))
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(n)
+        tf.config.threading.set_inter_op_parallelism_threads(n)
+    except RuntimeError:  # TF already initialised in this worker: keep its settings
+        pass
+
+
+def _leave(code: int) -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _on_sigterm(signum, frame) -> None:
+    """SIGTERM in a trial's worker. While a trial runs here, the node is going away (spot
+    preemption, a node drained or shut down): close its W&B run as preempted and exit non-zero,
+    so that Tune resumes the trial from its last checkpoint. With no trial running (the study
+    is ending and Ray stops its idle workers), just leave: Ray's own handler would raise
+    SystemExit wherever Python happens to be and print "Exception ignored" tracebacks."""
+    trainable = _ACTIVE
+    if trainable is None:
+        _leave(0)
+    code = 128 + signum
+    threading.Timer(FORCED_EXIT_S, _leave, (code,)).start()
+    trainable.preempted()
+    _leave(code)
+
+
+class EpochTrainable(tune.Trainable):
+    """One trial as a Tune class trainable: one `step` per epoch (then the evaluation)."""
+
+    def setup(
+        self,
+        config: dict[str, Any],
+        *,
+        study: str,
+        project: str,
+        wandb_mode: str,
+        wandb_root: str | None,
+        cpus: float,
+        trial_budget_s: float | None = None,
+    ) -> None:
+        global _ACTIVE
+        signal.signal(signal.SIGTERM, _on_sigterm)
+        _threads(cpus)
+        import ray
+
+        from sweeper.wandb_run import TrialRun, run_name
+        from trial.config import TrialConfig, drop_inapplicable
+
+        kept, dropped = drop_inapplicable(config["trial"])
+        if dropped:
+            log.info("model.kind=%s has no %s; dropped", kept.get("model.kind"), dropped)
+        cfg = TrialConfig.from_dict(kept)
+        # W&B files go straight into the trial's folder of a local or shared study folder; with
+        # remote storage they go to the trial's working directory, which Tune uploads.
+        folder = trial_dirname(self.trial_id)
+        directory = Path(wandb_root) / study / folder if wandb_root else Path.cwd()
+        self.run = TrialRun(
+            mode=wandb_mode,
+            directory=directory,
+            project=project,
+            group=study,
+            name=run_name(cfg.to_dict()),
+            run_id=f"{study}-{self.trial_id}",
+            config=cfg.to_dict(),
+            tags=[study, cfg.model.kind],
+        )
+        self.node_id = ray.get_runtime_context().get_node_id()
+        self.budget_s = trial_budget_s
+        self.elapsed_s = 0.0  # this trial's time in steps, across restores
+        self.latest: Path | None = None
+        self.scratch = Path(tempfile.mkdtemp(prefix="ckpt-"))
+        _ACTIVE = self
+        try:
+            self.trial = self._make_trial(cfg)
+        except Exception:
+            self._errored(traceback.format_exc())
+            raise
+
+    def _make_trial(self, cfg):
+        """The Trial this trainable advances (its checkpoints go to a scratch folder; Tune
+        keeps the copies it is handed in `save_checkpoint`)."""
+        from trial.run import Trial
+
+        return Trial(cfg, checkpoint_dir=self.scratch / "epochs")
+
+    def step(self) -> dict[str, Any]:
+        if self.trial.done:  # restored after its last step (the driver died before noting it)
+            return {**self.trial.result.to_dict(), "node_id": self.node_id, "done": True}
+        started = time.monotonic()
+        try:
+            metrics, self.latest = self.trial.step()
+        except Exception:
+            self._errored(traceback.format_exc())
+            raise
+        self.elapsed_s += time.monotonic() - started
+        result = {**metrics, "node_id": self.node_id}
+        done = self.trial.done
+        if not done and self.budget_s is not None and self.elapsed_s >= self.budget_s:
+            result.update({"status": "stopped", STOP_REASON: "trial_time_budget"})
+            done = True
+        self.run.log(result, step=int(metrics.get("epoch", 0)))
+        if done:  # W&B is closed before Tune sees the last result
+            self._close(self._outcome(result))
+        return {**result, "done": done}
+
+    @staticmethod
+    def _outcome(result: dict[str, Any]) -> str:
+        status = result.get("status")
+        return status if status in ("completed", "diverged", "stopped") else "completed"
+
+    def _close(self, outcome: str) -> None:
+        global _ACTIVE
+        self.run.finish(outcome)
+        if _ACTIVE is self:
+            _ACTIVE = None
+
+    def _errored(self, text: str) -> None:
+        epoch = getattr(getattr(self, "trial", None), "state", {}).get("epoch", 0)
+        self.run.log({"error": text}, step=int(epoch))
+        self._close("errored")
+
+    def preempted(self) -> None:
+        """Closes the W&B run as preempted (resumable); checkpoints stay where Tune put them."""
+        log.warning("trial %s: SIGTERM; W&B run closed as preempted", self.trial_id)
+        self._close("preempted")
+
+    def save_checkpoint(self, checkpoint_dir: str) -> None:
+        if self.latest is not None:
+            shutil.copytree(self.latest, checkpoint_dir, dirs_exist_ok=True)
+        (Path(checkpoint_dir) / STATE_FILE).write_text(json.dumps({"elapsed_s": self.elapsed_s}))
+
+    def load_checkpoint(self, checkpoint_dir: str) -> None:
+        state = Path(checkpoint_dir) / STATE_FILE
+        if state.exists():
+            self.elapsed_s = float(json.loads(state.read_text()).get("elapsed_s", 0.0))
+        if any(p.name != STATE_FILE for p in Path(checkpoint_dir).iterdir()):
+            self.trial.restore(checkpoint_dir)  # (a diverged last step leaves no weights)
+
+    def cleanup(self) -> None:  # also runs when ASHA or the end of the study stops the trial
+        self._close("stopped")
+        shutil.rmtree(self.scratch, ignore_errors=True)
