@@ -41,7 +41,7 @@ def final() -> set[str]:
 
 
 def _suggest(name: str, known: set[str]) -> str:
-    close = difflib.get_close_matches(name, sorted(known), n=1)
+    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.4)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 

@@ -1,10 +1,13 @@
 """How a study ended: each trial's outcome, a one-line summary and the process exit code.
 
-Exit codes (design.md): 0 when every trial completed, diverged or was stopped (by ASHA or its
-time budget); 2 for bad input (before anything ran); 1 when any trial errored (after its
-retries); 3 when the study's time budget ran out before every trial finished; 130 (143 on
-SIGTERM) when the study was interrupted. An interrupted or incomplete study is continued with
-the `--resume` command this module spells out.
+Exit codes (design.md): 0 when every trial completed, diverged or was stopped (by ASHA, by its
+own time budget or by the study's); 2 for bad input (before anything ran); 1 when any trial
+errored (after its retries); 130 (143 on SIGTERM) when the study was interrupted, with the
+`--resume` command that continues it.
+
+Outcomes are read from the experiment state Tune saved last (what `--resume` acts on): after an
+interruption Tune's in-memory trials all read TERMINATED, but the saved state keeps the
+interrupted ones RUNNING, so that resuming continues them.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import sys
 from collections import Counter
 from typing import Any
 
-EXIT_OK, EXIT_ERRORED, EXIT_BAD_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
+EXIT_OK, EXIT_ERRORED, EXIT_BAD_INPUT = 0, 1, 2
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
 STATES = ("completed", "stopped", "diverged", "errored", "unfinished")
 
@@ -52,25 +55,28 @@ def of_trial(trial: Any) -> TrialOutcome:
     return TrialOutcome(name, "stopped", last.get(STOP_REASON, "early stopping"))
 
 
-def of_results(results: Any) -> list[TrialOutcome]:
-    """Every trial of a Tune ResultGrid."""
-    return [of_trial(t) for t in results._experiment_analysis.trials]
+def of_experiment(experiment: str, filesystem: Any = None) -> list[TrialOutcome]:
+    """Every trial of a study, as Tune last saved it (no saved state yet: no trials)."""
+    from ray.tune import ExperimentAnalysis
+
+    try:
+        analysis = ExperimentAnalysis(experiment, storage_filesystem=filesystem)
+    except (FileNotFoundError, ValueError):
+        return []
+    return [of_trial(t) for t in analysis.trials]
 
 
-def exit_code(outcomes: list[TrialOutcome], *, interrupted: int | None = None) -> int:
-    """The study's exit code from its trials (and the signal that interrupted it, if any)."""
-    if interrupted is not None:
-        return interrupted
+def exit_code(outcomes: list[TrialOutcome], *, signal_code: int | None = None) -> int:
+    """The study's exit code: interrupted when a trial is left unfinished, with the code of
+    the signal that did it (Ctrl-C unless told otherwise); else errored or ok."""
     states = Counter(o.state for o in outcomes)
-    if states["errored"]:
-        return EXIT_ERRORED
-    if states["unfinished"]:
-        return EXIT_INCOMPLETE
-    return EXIT_OK
+    if states["unfinished"] or signal_code is not None:
+        return signal_code or EXIT_INTERRUPTED
+    return EXIT_ERRORED if states["errored"] else EXIT_OK
 
 
-def summary(study: str, outcomes: list[TrialOutcome], code: int) -> str:
-    """One line: counts per state, and the first error."""
+def summary(study: str, outcomes: list[TrialOutcome], *, budget_ran_out: bool = False) -> str:
+    """One line: counts per state, the first error, and whether the study's budget ran out."""
     states = Counter(o.state for o in outcomes)
     counts = ", ".join(f"{states[s]} {s}" for s in STATES if states[s])
     line = f"study {study}: {len(outcomes)} trial(s): {counts or 'none ran'}"
@@ -78,8 +84,11 @@ def summary(study: str, outcomes: list[TrialOutcome], code: int) -> str:
     if errors:
         first = errors[0]
         line += f"; {first.trial}: {first.detail or 'error'} (tracebacks in each trial's error.txt)"
-    if code == EXIT_INCOMPLETE:
-        line += "; the study's time budget ran out"
+    if budget_ran_out:
+        line += (
+            "; the study's time budget ran out: trials running then were stopped, pending "
+            "ones never started"
+        )
     return line
 
 

@@ -187,8 +187,10 @@ def _number(where: str, value: Any) -> float:
         raise ParamError(f"{where}={value!r} must be a number")
     try:
         number = parse_float(value, where)
-    except (ValueError, OverflowError) as err:
+    except ValueError as err:
         raise ParamError(str(err)) from None
+    except OverflowError:
+        number = math.inf
     if not math.isfinite(number):
         raise ParamError(f"{where}={value!r} must be a finite number")
     return number

@@ -113,7 +113,7 @@ def _run(args: argparse.Namespace, signals: _Signals) -> int:
             wandb_mode,
             storage.study_uri(study.name),
         )
-        results = run_study(
+        run_study(
             study,
             storage=storage,
             wandb_mode=wandb_mode,
@@ -122,15 +122,13 @@ def _run(args: argparse.Namespace, signals: _Signals) -> int:
         )
     finally:
         ray.shutdown()
-    trials = outcome.of_results(results)
-    interrupted = None
-    if any(t.state == "unfinished" for t in trials):
-        budget = study.study_time_budget_s
-        if signals.terminated or not budget or time.monotonic() - started < budget:
-            interrupted = signals.code
-    code = outcome.exit_code(trials, interrupted=interrupted)
+    root, fs = storage.for_tune()
+    trials = outcome.of_experiment(f"{root.rstrip('/')}/{study.name}", fs)
+    code = outcome.exit_code(trials, signal_code=signals.code if signals.terminated else None)
+    budget = study.study_time_budget_s
+    ran_out = budget is not None and time.monotonic() - started >= budget
     _write_report(storage.study_dir(study.name), study)
-    print(outcome.summary(study.name, trials, code), file=sys.stderr)
+    print(outcome.summary(study.name, trials, budget_ran_out=ran_out), file=sys.stderr)
     if code != outcome.EXIT_OK:
         print(f"continue with:\n  {outcome.resume_command()}", file=sys.stderr)
     return code

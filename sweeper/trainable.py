@@ -74,6 +74,7 @@ def _on_sigterm(signum, frame) -> None:
     trainable = _ACTIVE
     if trainable is None:
         _leave(0)
+        return
     code = 128 + signum
     threading.Timer(FORCED_EXIT_S, _leave, (code,)).start()
     trainable.preempted()

@@ -1,0 +1,113 @@
+"""The Tune adapter's decisions, with a fake Trial and a fake W&B run (no Ray needed): how each
+ending closes the W&B run, the per-trial time budget, errors, and SIGTERM (preemption)."""
+
+from __future__ import annotations
+
+import signal
+from types import SimpleNamespace
+
+import pytest
+
+from sweeper import trainable as T
+
+
+class FakeRun:
+    def __init__(self) -> None:
+        self.logged: list[dict] = []
+        self.outcomes: list[str] = []
+
+    def log(self, metrics, step):
+        self.logged.append({**metrics, "_step": step})
+
+    def finish(self, outcome):
+        self.outcomes.append(outcome)
+
+
+class FakeTrial:
+    """Epochs of `seconds` each; `fail_at` raises in that epoch; `diverge_at` diverges."""
+
+    def __init__(self, epochs=3, fail_at=None, diverge_at=None) -> None:
+        self.state = {"epoch": 0, "status": "running"}
+        self.epochs, self.fail_at, self.diverge_at = epochs, fail_at, diverge_at
+
+    @property
+    def done(self):
+        return self.state["status"] == "diverged" or self.state["epoch"] >= self.epochs
+
+    @property
+    def result(self):
+        return SimpleNamespace(to_dict=lambda: {"status": "completed", "epoch": self.epochs})
+
+    def step(self):
+        epoch = self.state["epoch"] + 1
+        if epoch == self.fail_at:
+            raise RuntimeError("boom")
+        self.state["epoch"] = epoch
+        metrics = {"epoch": epoch, "val/clean_acc": 0.5}
+        if epoch == self.diverge_at:
+            self.state["status"] = metrics["status"] = "diverged"
+        elif epoch == self.epochs:
+            metrics["status"] = "completed"
+        return metrics, None
+
+
+def adapter(trial, budget=None, monkeypatch=None):
+    t = T.EpochTrainable.__new__(T.EpochTrainable)
+    t.trial, t.run, t.budget_s, t.elapsed_s = trial, FakeRun(), budget, 0.0
+    t.node_id, t.latest, t._trial_info = "node-1", None, None
+    if monkeypatch is not None:
+        monkeypatch.setattr(T, "_ACTIVE", t)
+    return t
+
+
+def test_a_completed_trial_closes_wandb_before_its_last_result():
+    t = adapter(FakeTrial(epochs=2))
+    assert t.step()["done"] is False and t.run.outcomes == []
+    last = t.step()
+    assert last["done"] is True and last["node_id"] == "node-1"
+    assert t.run.outcomes == ["completed"] and [r["_step"] for r in t.run.logged] == [1, 2]
+    again = t.step()  # restored after its end (a driver died before noting it): no rerun
+    assert again["done"] is True and len(t.run.logged) == 2
+
+
+def test_diverged_and_stopped_trials_say_so(tmp_path):
+    t = adapter(FakeTrial(epochs=5, diverge_at=2))
+    t.step()
+    assert t.step()["done"] and t.run.outcomes == ["diverged"]
+    asha = adapter(FakeTrial(epochs=5))
+    asha.step()
+    asha.scratch = tmp_path / "scratch"
+    asha.scratch.mkdir()
+    asha.cleanup()  # what Tune calls when ASHA (or the study's end) stops the trial
+    assert asha.run.outcomes == ["stopped"] and not asha.scratch.exists()
+
+
+def test_the_trial_time_budget_stops_a_trial_cleanly_and_marks_it(monkeypatch):
+    clock = iter(range(0, 1000, 10))  # every step takes 10 s
+    monkeypatch.setattr(T.time, "monotonic", lambda: next(clock))
+    t = adapter(FakeTrial(epochs=10), budget=25)
+    results = [t.step() for _ in range(3)]
+    assert [r["done"] for r in results] == [False, False, True]
+    assert results[-1]["status"] == "stopped" and results[-1]["stop_reason"] == "trial_time_budget"
+    assert t.run.outcomes == ["stopped"]
+
+
+def test_an_error_reaches_wandb_with_its_traceback_then_tune():
+    t = adapter(FakeTrial(fail_at=2))
+    t.step()
+    with pytest.raises(RuntimeError, match="boom"):
+        t.step()
+    assert t.run.outcomes == ["errored"]
+    assert "Traceback" in t.run.logged[-1]["error"] and "boom" in t.run.logged[-1]["error"]
+
+
+def test_sigterm_while_a_trial_runs_is_a_preemption(monkeypatch):
+    t = adapter(FakeTrial(), monkeypatch=monkeypatch)
+    codes = []
+    monkeypatch.setattr(T, "_leave", codes.append)
+    monkeypatch.setattr(T.threading, "Timer", lambda *a: SimpleNamespace(start=lambda: None))
+    T._on_sigterm(signal.SIGTERM, None)
+    assert t.run.outcomes == ["preempted"] and codes == [128 + signal.SIGTERM]
+    assert T._ACTIVE is None
+    T._on_sigterm(signal.SIGTERM, None)  # no trial left in this worker: a quiet exit
+    assert codes[-1] == 0 and t.run.outcomes == ["preempted"]
