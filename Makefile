@@ -27,6 +27,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench.frontend --json
+	$(PY) -m bench.sweep --json
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -13,6 +13,7 @@ interrupted ones RUNNING, so that resuming continues them.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import shlex
 import sys
 from collections import Counter
@@ -59,10 +60,15 @@ def of_experiment(experiment: str, filesystem: Any = None) -> list[TrialOutcome]
     """Every trial of a study, as Tune last saved it (no saved state yet: no trials)."""
     from ray.tune import ExperimentAnalysis
 
+    quiet = logging.getLogger("ray.tune.analysis.experiment_analysis")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # trials without results yet are fine here
     try:
         analysis = ExperimentAnalysis(experiment, storage_filesystem=filesystem)
     except (FileNotFoundError, ValueError):
         return []
+    finally:
+        quiet.setLevel(level)
     return [of_trial(t) for t in analysis.trials]
 
 

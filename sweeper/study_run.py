@@ -98,6 +98,8 @@ def _run(args: argparse.Namespace, signals: _Signals) -> int:
     from sweeper.storage import check_run_dir
     from sweeper.tune import run_study
 
+    # Tune warns about every trial without results yet when it collects them (after Ctrl-C).
+    logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
     started = time.monotonic()
     cluster.connect(args.address)
     signals.install()  # after ray.init, which may install its own
@@ -130,7 +132,8 @@ def _run(args: argparse.Namespace, signals: _Signals) -> int:
     _write_report(storage.study_dir(study.name), study)
     print(outcome.summary(study.name, trials, budget_ran_out=ran_out), file=sys.stderr)
     if code != outcome.EXIT_OK:
-        print(f"continue with:\n  {outcome.resume_command()}", file=sys.stderr)
+        what = "interrupted" if code != outcome.EXIT_ERRORED else "errored trials are retried"
+        print(f"{what}; Continue with:\n  {outcome.resume_command()}", file=sys.stderr)
     return code
 
 

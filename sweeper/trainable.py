@@ -7,8 +7,9 @@ checkpoints to Tune and back, so a trial resumes on any node from its last epoch
 
 How a trial can end, and what its W&B run says:
 - completed / diverged: the Trial is done; the run is closed before Tune sees the last result.
-- stopped: ASHA or the end of the study (`cleanup`), or the trial's time budget (marked in its
-  last result as `status: stopped`, `stop_reason: trial_time_budget`).
+- stopped: ASHA or the end of the study (`cleanup`; past the study's time budget its W&B run
+  says `stop_reason: study_time_budget`), or the trial's own time budget (marked in its last
+  result as `status: stopped`, `stop_reason: trial_time_budget`).
 - errored: a step or the setup raised; the traceback goes to W&B (summary `error`) before the
   exception reaches Tune, which writes it to the trial's `error.txt` and retries it from its
   last checkpoint up to `--max-failures` times.
@@ -94,6 +95,7 @@ class EpochTrainable(tune.Trainable):
         wandb_root: str | None,
         cpus: float,
         trial_budget_s: float | None = None,
+        study_deadline: float | None = None,
     ) -> None:
         global _ACTIVE
         signal.signal(signal.SIGTERM, _on_sigterm)
@@ -123,6 +125,7 @@ class EpochTrainable(tune.Trainable):
         )
         self.node_id = ray.get_runtime_context().get_node_id()
         self.budget_s = trial_budget_s
+        self.deadline = study_deadline  # wall-clock end of the study's time budget, if any
         self.elapsed_s = 0.0  # this trial's time in steps, across restores
         self.latest: Path | None = None
         self.scratch = Path(tempfile.mkdtemp(prefix="ckpt-"))
@@ -193,6 +196,9 @@ class EpochTrainable(tune.Trainable):
         if any(p.name != STATE_FILE for p in Path(checkpoint_dir).iterdir()):
             self.trial.restore(checkpoint_dir)  # (a diverged last step leaves no weights)
 
-    def cleanup(self) -> None:  # also runs when ASHA or the end of the study stops the trial
+    def cleanup(self) -> None:  # also runs when ASHA, the study's budget or its end stops it
+        if _ACTIVE is self and self.deadline is not None and time.time() >= self.deadline:
+            epoch = int(self.trial.state.get("epoch", 0))
+            self.run.log({STOP_REASON: "study_time_budget"}, step=epoch)
         self._close("stopped")
         shutil.rmtree(self.scratch, ignore_errors=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from typing import Any
 
 from ray import tune
@@ -85,6 +86,9 @@ def run_study(
             wandb_root=str(local) if local is not None else None,
             cpus=study.resources["cpu"],
             trial_budget_s=study.trial_time_budget_s,
+            study_deadline=time.time() + study.study_time_budget_s
+            if study.study_time_budget_s
+            else None,
         ),
         {"cpu": study.resources["cpu"], "gpu": study.resources["gpu"]},
     )

@@ -107,7 +107,7 @@ def test_interrupt_kill_and_resume(tmp_path):
         done = P.wait_for("a finished trial", first_trial_done, 400, second, log)
         os.kill(second.pid, signal.SIGKILL)
         second.wait(timeout=30)
-        P.wait_for("the killed driver's Ray to go", lambda: not P.group_alive(second.pid), 60)
+        P.end_group(second.pid)  # Ray 2.60 leaves the dead driver's agents running: end them
         before = (done / "result.json").read_text()
         wandb_before = sorted(done.glob("wandb/*run-*"))
 

@@ -54,7 +54,7 @@ class FakeTrial:
 def adapter(trial, budget=None, monkeypatch=None):
     t = T.EpochTrainable.__new__(T.EpochTrainable)
     t.trial, t.run, t.budget_s, t.elapsed_s = trial, FakeRun(), budget, 0.0
-    t.node_id, t.latest, t._trial_info = "node-1", None, None
+    t.node_id, t.latest, t.deadline, t._trial_info = "node-1", None, None, None
     if monkeypatch is not None:
         monkeypatch.setattr(T, "_ACTIVE", t)
     return t
@@ -89,6 +89,15 @@ def test_the_trial_time_budget_stops_a_trial_cleanly_and_marks_it(monkeypatch):
     results = [t.step() for _ in range(3)]
     assert [r["done"] for r in results] == [False, False, True]
     assert results[-1]["status"] == "stopped" and results[-1]["stop_reason"] == "trial_time_budget"
+    assert t.run.outcomes == ["stopped"]
+
+
+def test_a_trial_stopped_by_the_study_budget_says_so_in_wandb(tmp_path, monkeypatch):
+    t = adapter(FakeTrial(epochs=5), monkeypatch=monkeypatch)
+    t.step()
+    t.deadline, t.scratch = 0.0, tmp_path  # the budget ran out; Tune stops the trial
+    t.cleanup()
+    assert t.run.logged[-1]["stop_reason"] == "study_time_budget"
     assert t.run.outcomes == ["stopped"]
 
 
