@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 
 from sweeper.tune_defaults import DEFAULT_MAX_FAILURES
@@ -111,10 +112,14 @@ def main(argv: list[str] | None = None) -> int:
     """Parses the command line and runs one of its commands: report, dry run, or the study."""
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    from sweeper import commands, study_run
+    try:
+        from sweeper import commands, study_run
 
-    if args.report:
-        return commands.report(args)
-    if args.dry_run:
-        return commands.dry_run(args)
-    return study_run.run(args)
+        if args.report:
+            return commands.report(args)
+        if args.dry_run:
+            return commands.dry_run(args)
+        return study_run.run(args)  # which says itself how to continue an interrupted study
+    except KeyboardInterrupt:
+        print("interrupted; nothing was started", file=sys.stderr)
+        return 130

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import time
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from sweeper import outcome
 from sweeper.commands import error, load
+from sweeper.storage import in_ray_job
 
 log = logging.getLogger("sweeper")
 
@@ -91,6 +93,11 @@ def _run(args: argparse.Namespace, signals: _Signals) -> int:
     if isinstance(checked, int):
         return checked
     study, wandb_mode, storage = checked
+    if in_ray_job():
+        # The job runs in Ray's copy of its --working-dir, which Ray may unpack afresh while
+        # the study runs (nodes that share a machine share that copy); Tune resolves paths
+        # against the working directory, so the driver leaves it once everything is resolved.
+        os.chdir(Path.home())
 
     import ray
 

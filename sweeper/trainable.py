@@ -97,11 +97,33 @@ class EpochTrainable(tune.Trainable):
         trial_budget_s: float | None = None,
         study_deadline: float | None = None,
     ) -> None:
-        global _ACTIVE
-        signal.signal(signal.SIGTERM, _on_sigterm)
-        _threads(cpus)
         import ray
 
+        signal.signal(signal.SIGTERM, _on_sigterm)
+        _threads(cpus)
+        self.study, self.project, self.wandb_mode = study, project, wandb_mode
+        self.wandb_root = Path(wandb_root) if wandb_root else None
+        self.node_id = ray.get_runtime_context().get_node_id()
+        self.budget_s = trial_budget_s
+        self.deadline = study_deadline  # wall-clock end of the study's time budget, if any
+        self.scratch = None
+        self._start(config)
+
+    def reset_config(self, new_config: dict[str, Any]) -> bool:
+        """Runs the next trial in this worker (Tune reuses actors: no new process and no
+        TensorFlow import per trial). The previous trial's W&B run is closed (as stopped, if
+        ASHA stopped it) and its graphs are freed."""
+        import keras
+
+        self._close("stopped")
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+        keras.backend.clear_session()
+        self._start(new_config)
+        return True
+
+    def _start(self, config: dict[str, Any]) -> None:
+        global _ACTIVE
         from sweeper.wandb_run import TrialRun, run_name
         from trial.config import TrialConfig, drop_inapplicable
 
@@ -112,23 +134,21 @@ class EpochTrainable(tune.Trainable):
         # W&B files go straight into the trial's folder of a local or shared study folder; with
         # remote storage they go to the trial's working directory, which Tune uploads.
         folder = trial_dirname(self.trial_id)
-        directory = Path(wandb_root) / study / folder if wandb_root else Path.cwd()
+        root = self.wandb_root
         self.run = TrialRun(
-            mode=wandb_mode,
-            directory=directory,
-            project=project,
-            group=study,
+            mode=self.wandb_mode,
+            directory=root / self.study / folder if root else Path.cwd(),
+            project=self.project,
+            group=self.study,
             name=run_name(cfg.to_dict()),
-            run_id=f"{study}-{self.trial_id}",
+            run_id=f"{self.study}-{self.trial_id}",
             config=cfg.to_dict(),
-            tags=[study, cfg.model.kind],
+            tags=[self.study, cfg.model.kind],
         )
-        self.node_id = ray.get_runtime_context().get_node_id()
-        self.budget_s = trial_budget_s
-        self.deadline = study_deadline  # wall-clock end of the study's time budget, if any
         self.elapsed_s = 0.0  # this trial's time in steps, across restores
         self.latest: Path | None = None
         self.scratch = Path(tempfile.mkdtemp(prefix="ckpt-"))
+        self.trial = None
         _ACTIVE = self
         try:
             self.trial = self._make_trial(cfg)
@@ -175,7 +195,7 @@ class EpochTrainable(tune.Trainable):
             _ACTIVE = None
 
     def _errored(self, text: str) -> None:
-        epoch = getattr(getattr(self, "trial", None), "state", {}).get("epoch", 0)
+        epoch = self.trial.state.get("epoch", 0) if self.trial is not None else 0
         self.run.log({"error": text}, step=int(epoch))
         self._close("errored")
 
@@ -198,7 +218,7 @@ class EpochTrainable(tune.Trainable):
 
     def cleanup(self) -> None:  # also runs when ASHA, the study's budget or its end stops it
         if _ACTIVE is self and self.deadline is not None and time.time() >= self.deadline:
-            epoch = int(self.trial.state.get("epoch", 0))
-            self.run.log({STOP_REASON: "study_time_budget"}, step=epoch)
+            epoch = self.trial.state.get("epoch", 0) if self.trial is not None else 0
+            self.run.log({STOP_REASON: "study_time_budget"}, step=int(epoch))
         self._close("stopped")
         shutil.rmtree(self.scratch, ignore_errors=True)

@@ -112,6 +112,7 @@ def run_study(
             max_concurrent_trials=study.max_concurrent_trials,
             time_budget_s=study.study_time_budget_s,
             trial_dirname_creator=lambda trial: trial_dirname(trial.trial_id),
+            reuse_actors=True,  # a worker runs trial after trial: one TensorFlow start each
         ),
         run_config=tune.RunConfig(
             name=study.name,

@@ -45,9 +45,7 @@ def short_tmp(prefix: str) -> Path:
 
 def clean_env(**extra: str) -> dict[str, str]:
     """The test's environment without W&B or Ray settings of the machine, plus `extra`."""
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("WANDB_", "RAY_", "TUNE_"))
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WANDB_", "RAY_", "TUNE_"))}
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
     env["WANDB_API_KEY"] = ""
     env["WANDB_SILENT"] = "true"

@@ -193,8 +193,6 @@ def test_smoke_variant_is_small_capped_and_in_its_own_folder():
     assert all(p["train.epochs"] == 2 and p["attack.budget"] == "smoke" for p in points)
 
 
-
-
 def test_handover_runs_each_functionally_distinct_trial_once():
     trials = plan(load_study(PROJECT / "search_spaces/handover.yaml"))
     assert len(trials.points) == 60  # 96 grid points; with one branch shared/grid change nothing
@@ -337,9 +335,8 @@ parameters:
             "max_concurrent_trials=0",
         ),
         (
-            "method: grid\nparameters:\n"
-            + "  seed: {values: " + str(list(range(400))) + "}\n"
-            + "  train.epochs: {values: " + str(list(range(1, 400))) + "}\n",
+            f"method: grid\nparameters:\n  seed: {{values: {list(range(400))}}}\n"
+            f"  train.epochs: {{values: {list(range(1, 400))}}}\n",
             "the grid has 159,600 points",
         ),
     ],
