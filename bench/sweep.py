@@ -8,10 +8,12 @@ another in a plain loop (`python -m bench.sweep --loop STUDY`: `trial.run.Trial`
 the end, checkpoints on), both from a cold interpreter, in the same run.
 
 Printed (one JSON object): `ratio` = loop time / study time (target >= 0.9), both wall times,
-the time from the command to the first trial starting (its `params.json` written by Tune), and
-Tune's overhead per trial: in the study, each trial's lifetime (start to last result) minus the
-time inside its steps, against the same for the loop (setup: data and model), and the load
-average while it ran (the machine is shared: compare figures from quiet runs).
+the time from the command to the first trial starting (its trainable's setup: validation, Ray
+and a worker come before it), and Tune's overhead per trial: a study trial's setup (TensorFlow
+in a new worker, data, model) plus its time between steps (checkpoints handed to Tune,
+scheduling), minus the loop's setup of the same trial (data and model); per-trial step times
+of both (a study trial gets one CPU thread, the loop all of them); and the load average while
+it ran (the machine is shared: compare figures from quiet runs).
 """
 
 from __future__ import annotations
@@ -19,12 +21,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from statistics import mean
 
 PROJECT = Path(__file__).resolve().parents[1]
 STUDY = """
@@ -65,17 +67,26 @@ def loop(study_path: Path, workdir: Path) -> dict:
 
 
 def _study_figures(run_dir: Path, command_start: float) -> dict:
-    starts, lifetimes, inside = [], [], []
-    for params in sorted(run_dir.glob("trial_*/params.json")):
-        rows = [json.loads(x) for x in (params.parent / "result.json").read_text().splitlines()]
-        start = params.stat().st_mtime
-        starts.append(start)
-        lifetimes.append(rows[-1]["timestamp"] - start)
-        inside.append(sum(r["time_this_iter_s"] for r in rows))
+    """Per trial (from its results and Tune's saved state): its setup (the trainable's
+    `time/setup_s`: TensorFlow in a new worker, data, model), its time inside steps, and its
+    time between steps (checkpoint hand-over, scheduling)."""
+    from ray.tune import ExperimentAnalysis
+
+    setup, inside, between, first_steps = [], [], [], []
+    for trial in ExperimentAnalysis(str(run_dir)).trials:
+        folder = run_dir / f"trial_{trial.trial_id}"
+        rows = [json.loads(x) for x in (folder / "result.json").read_text().splitlines()]
+        first_step = rows[0]["timestamp"] - rows[0]["time_this_iter_s"]  # whole seconds
+        work = sum(r["time_this_iter_s"] for r in rows)
+        first_steps.append(first_step - rows[0]["time/setup_s"])
+        setup.append(rows[0]["time/setup_s"])
+        inside.append(work)
+        between.append(trial.run_metadata.last_result_time - first_step - work)
     return {
-        "time_to_first_trial_s": min(starts) - command_start,
-        "overhead": [life - work for life, work in zip(lifetimes, inside, strict=True)],
+        "time_to_first_trial_s": min(first_steps) - command_start,
+        "setup_s": setup,
         "steps_s": inside,
+        "between_steps_s": between,
     }
 
 
@@ -117,12 +128,14 @@ def run(trials: int, epochs: int, train_size: int) -> dict:
         "study_s": round(study_s, 1),
         "time_to_first_trial_s": round(figures["time_to_first_trial_s"], 1),
         "tune_overhead_per_trial_s": round(
-            statistics.mean(figures["overhead"]) - statistics.mean(looped["setup_s"]), 1
+            mean(figures["setup_s"]) + mean(figures["between_steps_s"]) - mean(looped["setup_s"]),
+            1,
         ),
-        "study_trial_overhead_s": round(statistics.mean(figures["overhead"]), 1),
-        "loop_trial_setup_s": round(statistics.mean(looped["setup_s"]), 1),
-        "trial_work_s": round(statistics.mean(looped["steps_s"]), 1),
-        "study_trial_work_s": round(statistics.mean(figures["steps_s"]), 1),
+        "study_trial_setup_s": round(mean(figures["setup_s"]), 1),
+        "study_between_steps_s": round(mean(figures["between_steps_s"]), 1),
+        "loop_trial_setup_s": round(mean(looped["setup_s"]), 1),
+        "loop_trial_steps_s": round(mean(looped["steps_s"]), 1),
+        "study_trial_steps_s": round(mean(figures["steps_s"]), 1),
         "load_avg_1min": [round(x, 2) for x in load],
         "folder": str(tmp),
     }

@@ -121,7 +121,8 @@ def _grid(study: Study) -> Plan:
 def _random(study: Study) -> Plan:
     wanted = study.run_cap or DEFAULT_RANDOM_RUN_CAP
     finite = all(p.values is not None for p in study.params)
-    if finite and math.prod(len(p.values) for p in study.params) <= MAX_GRID:
+    # A small finite space is enumerated: it may hold fewer distinct trials than run_cap.
+    if finite and math.prod(len(p.values) for p in study.params) <= 20 * wanted + 1000:
         every, _, _ = _distinct(study, _grid_assignments(study))
         if len(every) <= wanted:
             return Plan(

@@ -1,9 +1,10 @@
 """One trial as a Ray Tune class trainable: a thin adapter around `trial.run.Trial`.
 
-`setup` turns Tune's config into a `TrialConfig` (dropping, and logging, keys the trial's model
-kind lacks), opens the trial's W&B run and builds the Trial; each `step` advances it one step (an
-epoch, then the evaluation) and logs it; `save_checkpoint`/`load_checkpoint` hand the epoch
-checkpoints to Tune and back, so a trial resumes on any node from its last epoch.
+`setup` (and `reset_config`, when Tune hands a worker its next trial) turns Tune's config into a
+`TrialConfig` (dropping, and logging, keys the trial's model kind lacks), opens the trial's W&B
+run and builds the Trial; each `step` advances it one step (an epoch, then the evaluation) and
+logs it; `save_checkpoint`/`load_checkpoint` hand the epoch checkpoints to Tune and back, so a
+trial resumes on any node from its last epoch.
 
 How a trial can end, and what its W&B run says:
 - completed / diverged: the Trial is done; the run is closed before Tune sees the last result.
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 
 STATE_FILE = "sweeper.json"  # beside the epoch checkpoint: the trial's time spent so far
 STOP_REASON = "stop_reason"
+SETUP_TIME = "time/setup_s"  # in a trial's first result: its start (worker, data, model)
 FORCED_EXIT_S = 30.0  # a W&B run that cannot close on SIGTERM does not keep the worker alive
 
 _ACTIVE: EpochTrainable | None = None  # the trial this worker process is running
@@ -97,6 +99,7 @@ class EpochTrainable(tune.Trainable):
         trial_budget_s: float | None = None,
         study_deadline: float | None = None,
     ) -> None:
+        self.setup_started = time.monotonic()
         import ray
 
         signal.signal(signal.SIGTERM, _on_sigterm)
@@ -115,6 +118,7 @@ class EpochTrainable(tune.Trainable):
         ASHA stopped it) and its graphs are freed."""
         import keras
 
+        self.setup_started = time.monotonic()
         self._close("stopped")
         if self.scratch is not None:
             shutil.rmtree(self.scratch, ignore_errors=True)
@@ -155,6 +159,7 @@ class EpochTrainable(tune.Trainable):
         except Exception:
             self._errored(traceback.format_exc())
             raise
+        self.setup_s: float | None = time.monotonic() - self.setup_started
 
     def _make_trial(self, cfg):
         """The Trial this trainable advances (its checkpoints go to a scratch folder; Tune
@@ -174,6 +179,8 @@ class EpochTrainable(tune.Trainable):
             raise
         self.elapsed_s += time.monotonic() - started
         result = {**metrics, "node_id": self.node_id}
+        if self.setup_s is not None:  # the first step after setup: how long the start took
+            result[SETUP_TIME], self.setup_s = self.setup_s, None
         done = self.trial.done
         if not done and self.budget_s is not None and self.elapsed_s >= self.budget_s:
             result.update({"status": "stopped", STOP_REASON: "trial_time_budget"})

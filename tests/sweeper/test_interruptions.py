@@ -1,12 +1,12 @@
 """A local study survives Ctrl-C and a killed driver, and `--resume` never reruns a finished trial.
 
-One study, run four times as a user would: Ctrl-C before any trial has started (exit 130 and
-the exact command to continue), that command until the first trial has finished and then
-SIGKILL to the driver, `--resume` to the end (the finished trial untouched), and a plain rerun
-(refused: the folder holds a run). The storage is a `file://` URI, so the resume record and
-Tune's restore go through pyarrow. Ray's temp folder holds the address of a cluster that no
-longer exists, as after a `ray start --head` killed by a signal: a study without `--address`
-starts a Ray of its own anyway.
+One study of a short and a long trial, run four times as a user would: Ctrl-C before any trial
+has started (exit 130 and the exact command to continue), that command until the short trial
+has finished and then SIGKILL to the driver, `--resume` to the end (the finished trial
+untouched, the long one completed), and a plain rerun (refused: the folder holds a run). The
+storage is a `file://` URI, so the resume record and Tune's restore go through pyarrow. Ray's
+temp folder holds the address of a cluster that no longer exists, as after a `ray start --head`
+killed by a signal: a study without `--address` starts a Ray of its own anyway.
 """
 
 from __future__ import annotations
@@ -30,12 +30,11 @@ method: grid
 metric: {name: adv_acc, goal: maximize}
 max_concurrent_trials: 1
 parameters:
-  train.learning_rate: {values: [0.001, 0.003]}
+  train.epochs: {values: [2, 8]}
   model.kind: {value: resnet}
   model.backbone: {value: resnet20}
   model.width: {value: 8}
   model.blocks: {value: 1}
-  train.epochs: {value: 2}
   train.batch_size: {value: 32}
   data.image_size: {value: 16}
   data.digit_size: {value: 10}
@@ -72,7 +71,7 @@ def test_interrupt_kill_and_resume(tmp_path):
     runs = tmp_path / "runs"
     cmd = [sys.executable, str(P.RUN), str(study), "--storage", f"file://{runs}"]
     cmd += ["--wandb", "offline"]
-    env = P.clean_env(RAY_TMPDIR=str(ray_tmp))
+    env = P.clean_env(RAY_TMPDIR=str(ray_tmp), TUNE_GLOBAL_CHECKPOINT_S="1")  # save state often
     run_dir = runs / "interrupted"
     procs = []
 
@@ -107,6 +106,8 @@ def test_interrupt_kill_and_resume(tmp_path):
         done = P.wait_for("a finished trial", first_trial_done, 400, second, log)
         os.kill(second.pid, signal.SIGKILL)
         second.wait(timeout=30)
+        [longer] = [t for t in run_dir.glob("trial_*") if t != done]
+        assert (P.results(longer) or [{}])[-1].get(M.STATUS) is None, "killed too late"
         P.end_group(second.pid)  # Ray 2.60 leaves the dead driver's agents running: end them
         before = (done / "result.json").read_text()
         wandb_before = sorted(done.glob("wandb/*run-*"))
@@ -120,9 +121,9 @@ def test_interrupt_kill_and_resume(tmp_path):
         assert sorted(done.glob("wandb/*run-*")) == wandb_before
         trials = sorted(run_dir.glob("trial_*"))
         assert len(trials) == 2
-        for trial in trials:
+        for trial, epochs in ((done, 2), (longer, 8)):
             final = P.results(trial)[-1]
-            assert final[M.STATUS] == "completed" and final[M.EPOCH] == 2
+            assert final[M.STATUS] == "completed" and final[M.EPOCH] == epochs
             assert 0.0 <= final[M.ADV_ACC] <= final[M.CLEAN_ACC] <= 1.0
             run_file = sorted(trial.glob("wandb/*run-*/run-*.wandb"))[-1]
             logged = summary(run_file)

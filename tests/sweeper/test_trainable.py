@@ -55,6 +55,7 @@ def adapter(trial, budget=None, monkeypatch=None):
     t = T.EpochTrainable.__new__(T.EpochTrainable)
     t.trial, t.run, t.budget_s, t.elapsed_s = trial, FakeRun(), budget, 0.0
     t.node_id, t.latest, t.deadline, t._trial_info = "node-1", None, None, None
+    t.setup_s = 1.5
     if monkeypatch is not None:
         monkeypatch.setattr(T, "_ACTIVE", t)
     return t
@@ -62,8 +63,10 @@ def adapter(trial, budget=None, monkeypatch=None):
 
 def test_a_completed_trial_closes_wandb_before_its_last_result():
     t = adapter(FakeTrial(epochs=2))
-    assert t.step()["done"] is False and t.run.outcomes == []
+    first = t.step()
+    assert first["done"] is False and first["time/setup_s"] == 1.5 and t.run.outcomes == []
     last = t.step()
+    assert "time/setup_s" not in last
     assert last["done"] is True and last["node_id"] == "node-1"
     assert t.run.outcomes == ["completed"] and [r["_step"] for r in t.run.logged] == [1, 2]
     again = t.step()  # restored after its end (a driver died before noting it): no rerun
@@ -120,3 +123,22 @@ def test_sigterm_while_a_trial_runs_is_a_preemption(monkeypatch):
     assert T._ACTIVE is None
     T._on_sigterm(signal.SIGTERM, None)  # no trial left in this worker: a quiet exit
     assert codes[-1] == 0 and t.run.outcomes == ["preempted"]
+
+
+def test_a_reused_worker_closes_the_last_trial_and_starts_the_next(tmp_path, monkeypatch):
+    import sweeper.wandb_run
+
+    runs = []
+    monkeypatch.setattr(sweeper.wandb_run, "TrialRun", lambda **kw: runs.append(kw) or FakeRun())
+    monkeypatch.setattr(T.EpochTrainable, "_make_trial", lambda self, cfg: FakeTrial(epochs=2))
+    t = adapter(FakeTrial(epochs=5), monkeypatch=monkeypatch)
+    previous = t.run
+    t.step()  # ASHA stops it here; Tune keeps the worker for the next trial
+    t.study, t.project, t.wandb_mode, t.wandb_root = "s", "p", "offline", tmp_path
+    t.scratch = tmp_path / "old"
+    t._trial_info = SimpleNamespace(trial_id="next_00001")
+    assert t.reset_config({"trial": {"model.kind": "resnet", "seed": 4}})
+    assert previous.outcomes == ["stopped"] and not (tmp_path / "old").exists()
+    assert runs[-1]["run_id"] == "s-next_00001" and runs[-1]["config"]["seed"] == 4
+    assert runs[-1]["directory"] == tmp_path / "s" / "trial_next_00001"
+    assert [t.step()["done"] for _ in range(2)] == [False, True] and t.elapsed_s >= 0
