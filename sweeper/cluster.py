@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -29,18 +30,46 @@ def attaching(address: str | None) -> bool:
     return address is not None or bool(os.environ.get("RAY_ADDRESS"))
 
 
+class ClusterError(ValueError):
+    """No Ray cluster where the study was told to run; the message says what to do."""
+
+
+def _unreachable(address: str) -> str | None:
+    """Why nothing answers at a HOST:PORT address (Ray would retry it for minutes), or None."""
+    host, _, port = address.rpartition(":")
+    if "://" in address or not host or not port.isdigit():
+        return None  # `auto`, a ray:// client address, ...: Ray resolves those itself
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as err:
+        return f"nothing answers at {address} ({err.strerror or err})"
+    return None
+
+
 def connect(address: str | None) -> None:
-    """Starts a local Ray, or attaches to `address` (or to RAY_ADDRESS inside a Ray job)."""
+    """Starts a local Ray, or attaches to `address` (or to RAY_ADDRESS inside a Ray job);
+    raises ClusterError when there is no cluster to attach to."""
     import ray
 
     common = {"log_to_driver": True, "configure_logging": False}
-    if address is not None:
-        ray.init(address=address, **common)
-    elif os.environ.get("RAY_ADDRESS"):
-        log.info("attaching to the Ray cluster at %s (RAY_ADDRESS)", os.environ["RAY_ADDRESS"])
-        ray.init(**common)
-    else:
+    target = address or os.environ.get("RAY_ADDRESS")
+    if target is None:
         ray.init(address="local", include_dashboard=False, **common)
+        return
+    problem = _unreachable(target)
+    if problem is None:
+        if address is None:
+            log.info("attaching to the Ray cluster at %s (RAY_ADDRESS)", target)
+        try:
+            ray.init(address=address, **common)
+            return
+        except ConnectionError as err:
+            problem = str(err).splitlines()[0].rstrip(".")
+    raise ClusterError(
+        f"--address {target}: {problem}. Start the cluster first (`ray start --head`, or `ray up "
+        "cluster/gpu.yaml`) and pass its address (`auto` on its head node), or leave out "
+        "--address to run on a Ray of the study's own"
+    )
 
 
 def _fits(offer: dict[str, float], need: dict[str, float]) -> bool:

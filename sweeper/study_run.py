@@ -108,7 +108,10 @@ def _run(args: argparse.Namespace, signals: _Signals) -> int:
     # Tune warns about every trial without results yet when it collects them (after Ctrl-C).
     logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
     started = time.monotonic()
-    cluster.connect(args.address)
+    try:
+        cluster.connect(args.address)
+    except cluster.ClusterError as err:
+        return error(str(err))
     signals.install()  # after ray.init, which may install its own
     try:
         problem = cluster.infeasible(study.resources)

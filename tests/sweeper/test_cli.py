@@ -111,3 +111,15 @@ def test_trial_outcomes_and_exit_codes():
     unfinished = outcome.of_trial(_trial("RUNNING", {"epoch": 1}))
     assert outcome.exit_code([*ended, unfinished]) == 130
     assert outcome.exit_code(ended, signal_code=143) == 143
+
+
+def test_an_address_where_no_cluster_answers_is_named(study, tmp_path, capsys):
+    from tests.sweeper.processes import free_ports
+
+    [port] = free_ports(1)
+    runs = tmp_path / "runs"
+    argv = [str(study), "--address", f"127.0.0.1:{port}", "--storage", str(runs)]
+    assert cli.main([*argv, "--shared-storage", "--wandb", "offline"]) == 2
+    err = capsys.readouterr().err
+    assert f"nothing answers at 127.0.0.1:{port}" in err and "ray start --head" in err
+    assert not runs.exists()
