@@ -50,15 +50,15 @@ parameters:
 
 def _saved_status(run_dir, trial_id: str) -> str | None:
     """A trial's status in the experiment state Tune saved last (what --resume acts on)."""
-    for path in sorted(run_dir.glob("experiment_state-*.json")):
-        try:
-            state = json.loads(path.read_text())
-        except (OSError, ValueError):
-            return None  # being rewritten
-        for trial_json, _ in state["trial_data"]:
-            trial = json.loads(trial_json)
-            if trial["trial_id"] == trial_id:
-                return trial["status"]
+    saved = sorted(run_dir.glob("experiment_state-*.json"))  # one per session, timestamped
+    try:
+        state = json.loads(saved[-1].read_text())
+    except (IndexError, OSError, ValueError):
+        return None  # none yet, or being rewritten
+    for trial_json, _ in state["trial_data"]:
+        trial = json.loads(trial_json)
+        if trial["trial_id"] == trial_id:
+            return trial["status"]
     return None
 
 
