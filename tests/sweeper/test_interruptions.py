@@ -3,11 +3,11 @@
 One study of two trials (one at a time), run three times as a user would: Ctrl-C before any
 trial has started (exit 130 and the exact command to continue), that command until one trial
 has finished and then SIGKILL to the driver while the other runs, and `--resume` to the end
-(the finished trial untouched, the other completed). (A rerun without `--resume` is refused:
-tests/sweeper/test_storage.py.) The
-storage is a `file://` URI, so the resume record and Tune's restore go through pyarrow. Ray's
-temp folder holds the address of a cluster that no longer exists, as after a `ray start --head`
-killed by a signal: a study without `--address` starts a Ray of its own anyway.
+(the finished trial untouched, the other completed); a rerun without `--resume` is refused in
+tests/sweeper/test_storage.py. The storage is a `file://` URI, so the resume record and Tune's
+restore go through pyarrow. Ray's temp folder holds the address of a cluster that no longer
+exists, as after a `ray start --head` killed by a signal: a study without `--address` starts a
+Ray of its own anyway.
 """
 
 from __future__ import annotations
