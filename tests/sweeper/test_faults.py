@@ -54,17 +54,15 @@ def cluster(monkeypatch):
     (tmp / "ray").mkdir()  # Ray keeps its sessions and the cluster's address under $RAY_TMPDIR/ray
     gcs, agent = P.free_ports(2)
     common = {"temp_dir": str(tmp / "ray"), "object_store_memory": 80 * 1024**2}
-    c = Cluster(
-        initialize_head=True,
-        head_node_args={
-            "num_cpus": 0,
-            "gcs_server_port": gcs,
-            "include_dashboard": False,
-            "dashboard_agent_listen_port": agent,
-            **common,
-        },
-    )
+    c = Cluster()
     try:
+        c.add_node(
+            num_cpus=0,
+            gcs_server_port=gcs,
+            include_dashboard=False,
+            dashboard_agent_listen_port=agent,
+            **common,
+        )
         for _ in range(3):
             c.add_node(num_cpus=1, **common)
         yield c
