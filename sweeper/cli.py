@@ -3,9 +3,10 @@
 Everything that can be checked is checked before Ray starts: the study file, every trial config
 it implies (bayes: a probe sample, built as tiny models), each dataset's presence, the W&B mode
 and the storage location (shared storage for a study on a cluster). `--dry-run` stops there and
-prints one JSON object per trial (bayes: the space and its trial count). Exit codes: 0 every
-trial completed or was stopped (ASHA, its time budget), 1 a trial errored, 2 bad input, 3 the
-study's time budget ran out first, 130 interrupted (Ctrl-C; 143 SIGTERM).
+prints one JSON object per trial (bayes: the space and its trial count). At the end of a study
+its report (report.md/.csv/.html) is written into the study folder. Exit codes: 0 every trial
+completed, diverged or was stopped (ASHA, a time budget), 1 a trial errored, 2 bad input, 130
+interrupted (Ctrl-C; 143 SIGTERM).
 """
 
 from __future__ import annotations
@@ -35,6 +36,18 @@ def _non_negative(text: str) -> int:
         value = -1
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 0")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not in [0, 1] (a clean-accuracy loss, e.g. 0.05)"
+        )
     return value
 
 
@@ -95,7 +108,20 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--report",
         metavar="RUN_DIR",
-        help="only (re)write the leaderboard of a finished run folder",
+        help="only (re)build the report (report.md/.csv/.html) of a study folder, local or URI",
+    )
+    p.add_argument(
+        "--max-clean-loss",
+        type=_fraction,
+        default=0.05,
+        metavar="X",
+        help="report's best trial: highest adv_acc within X clean accuracy of the best clean "
+        "trial (default 0.05)",
+    )
+    p.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show Ray Tune's own progress table instead of the compact progress lines",
     )
     return p
 

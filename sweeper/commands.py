@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from sweeper.outcome import EXIT_BAD_INPUT, EXIT_OK
 from sweeper.study import Study
@@ -28,24 +27,20 @@ def load(args: argparse.Namespace) -> Study:
 
 
 def report(args: argparse.Namespace) -> int:
-    """Rewrites the leaderboard of a run folder (ranked by the study's metric, if one is given)."""
-    from sweeper import report as board
+    """(Re)builds the report of a study folder, local or URI, from its stored results alone
+    (ranked by the study's metric if a study file is given, else by the folder's study.json)."""
+    from sweeper import report as rep
     from sweeper.space import StudyError
 
-    run_dir = Path(args.report)
-    if not run_dir.is_dir():
-        return error(
-            f"--report {run_dir}: no such folder; give a study's run folder, e.g. runs/demo"
-        )
     try:
         study = load(args) if args.study else None
     except StudyError as err:
         return error(str(err))
-    metric, mode = (study.metric, study.mode) if study else ("adv_acc", "max")
+    metric, mode = (study.metric, study.mode) if study else (None, None)
     try:
-        print(board.write(run_dir, metric, mode))
-    except FileNotFoundError as err:
-        return error(str(err))
+        print(rep.write(args.report, metric, mode, max_clean_loss=args.max_clean_loss))
+    except (OSError, ValueError) as err:  # no such folder, no trials, an unreadable URI
+        return error(f"--report: {err}")
     return EXIT_OK
 
 

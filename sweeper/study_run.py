@@ -131,6 +131,7 @@ def _run(args: argparse.Namespace, signals: _Signals) -> int:
             wandb_mode=wandb_mode,
             resume=args.resume,
             max_failures=args.max_failures,
+            verbose=args.verbose,
         )
     finally:
         ray.shutdown()
@@ -139,7 +140,7 @@ def _run(args: argparse.Namespace, signals: _Signals) -> int:
     code = outcome.exit_code(trials, signal_code=signals.code if signals.terminated else None)
     budget = study.study_time_budget_s
     ran_out = budget is not None and time.monotonic() - started >= budget
-    _write_report(storage.study_dir(study.name), study)
+    _report(storage, study, wandb_mode, args.max_clean_loss)
     print(outcome.summary(study.name, trials, budget_ran_out=ran_out), file=sys.stderr)
     if code != outcome.EXIT_OK:
         what = "interrupted" if code != outcome.EXIT_ERRORED else "errored trials are retried"
@@ -147,17 +148,32 @@ def _run(args: argparse.Namespace, signals: _Signals) -> int:
     return code
 
 
-def _write_report(run_dir: Path | None, study) -> None:
+def _report(storage, study, wandb_mode: str, max_clean_loss: float) -> None:
+    """Writes the study's report (report.md/.csv/.html) into its folder, local or URI, and its
+    study-level W&B run (leaderboard table, plots). Whatever goes wrong here is said and the
+    study still ends with its summary and exit code: the report can be rebuilt from the stored
+    results with `--report`."""
     from sweeper import report
 
-    if run_dir is None:
-        print(
-            f"the leaderboard of a study in remote storage: download it, then "
-            f"python sweeper/run.py --report <folder> ({study.name})",
-            file=sys.stderr,
+    location = storage.study_uri(study.name)
+    local = storage.study_dir(study.name)
+    try:
+        rendered = report.build(location, study.metric, study.mode, max_clean_loss=max_clean_loss)
+        print(report.save(rendered, location))
+    except FileNotFoundError:
+        print(f"no trial has results in {location} yet: no report", file=sys.stderr)
+        return
+    except Exception as err:
+        log.warning(
+            "the report of %s failed (%s); rebuild it with: python sweeper/run.py --report %s",
+            location,
+            err,
+            location,
+            exc_info=True,
         )
         return
-    try:
-        print(report.write(run_dir, study.metric, study.mode))
-    except FileNotFoundError:
-        print(f"no trial has results in {run_dir} yet: no leaderboard", file=sys.stderr)
+    if wandb_mode != "disabled":  # with remote storage, its W&B files stay in the working dir
+        from sweeper.wandb_run import log_study
+
+        directory = local if local is not None else Path.cwd()
+        log_study(rendered, mode=wandb_mode, directory=directory, project=study.project)

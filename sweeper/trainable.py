@@ -10,7 +10,8 @@ How a trial can end, and what its W&B run says:
 - completed / diverged: the Trial is done; the run is closed before Tune sees the last result.
 - stopped: ASHA or the end of the study (`cleanup`; past the study's time budget its W&B run
   says `stop_reason: study_time_budget`), or the trial's own time budget (marked in its last
-  result as `status: stopped`, `stop_reason: trial_time_budget`).
+  result as `status: over_time_budget`, `stop_reason: trial_time_budget`, which the report
+  shows as such).
 - errored: a step or the setup raised; the traceback goes to W&B (summary `error`) before the
   exception reaches Tune, which writes it to the trial's `error.txt` and retries it from its
   last checkpoint up to `--max-failures` times.
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 
 STATE_FILE = "sweeper.json"  # beside the epoch checkpoint: the trial's time spent so far
 STOP_REASON = "stop_reason"
+OVER_TIME_BUDGET = "over_time_budget"  # the status of a trial stopped by its own time budget
 SETUP_TIME = "time/setup_s"  # in a trial's first result: its start (worker, data, model)
 FORCED_EXIT_S = 30.0  # a W&B run that cannot close on SIGTERM does not keep the worker alive
 
@@ -96,6 +98,7 @@ class EpochTrainable(tune.Trainable):
         wandb_mode: str,
         wandb_root: str | None,
         cpus: float,
+        varied: tuple[str, ...] = (),
         trial_budget_s: float | None = None,
         study_deadline: float | None = None,
     ) -> None:
@@ -105,6 +108,7 @@ class EpochTrainable(tune.Trainable):
         signal.signal(signal.SIGTERM, _on_sigterm)
         _threads(cpus)
         self.study, self.project, self.wandb_mode = study, project, wandb_mode
+        self.varied = varied  # the study's varied parameters, named in W&B run names
         self.wandb_root = Path(wandb_root) if wandb_root else None
         self.node_id = ray.get_runtime_context().get_node_id()
         self.budget_s = trial_budget_s
@@ -144,10 +148,10 @@ class EpochTrainable(tune.Trainable):
             directory=root / self.study / folder if root else Path.cwd(),
             project=self.project,
             group=self.study,
-            name=run_name(cfg.to_dict()),
+            name=run_name(kept, self.varied),
             run_id=f"{self.study}-{self.trial_id}",
             config=cfg.to_dict(),
-            tags=[self.study, cfg.model.kind],
+            tags=(f"study:{self.study}", f"family:{cfg.model.kind}"),
         )
         self.elapsed_s = 0.0  # this trial's time in steps, across restores
         self.latest: Path | None = None
@@ -183,7 +187,7 @@ class EpochTrainable(tune.Trainable):
             result[SETUP_TIME], self.setup_s = self.setup_s, None
         done = self.trial.done
         if not done and self.budget_s is not None and self.elapsed_s >= self.budget_s:
-            result.update({"status": "stopped", STOP_REASON: "trial_time_budget"})
+            result.update({"status": OVER_TIME_BUDGET, STOP_REASON: "trial_time_budget"})
             done = True
         self.run.log(result, step=int(metrics.get("epoch", 0)))
         if done:  # W&B is closed before Tune sees the last result
@@ -192,7 +196,10 @@ class EpochTrainable(tune.Trainable):
 
     @staticmethod
     def _outcome(result: dict[str, Any]) -> str:
+        """The W&B outcome of a trial's last result (over its time budget: stopped)."""
         status = result.get("status")
+        if status == OVER_TIME_BUDGET:
+            return "stopped"
         return status if status in ("completed", "diverged", "stopped") else "completed"
 
     def _close(self, outcome: str) -> None:

@@ -66,6 +66,11 @@ def _space(study: Study) -> tuple[dict[str, Any], Any, int, int]:
     return {"trial": tune.grid_search(points)}, None, 1, epochs
 
 
+def varied(study: Study) -> tuple[str, ...]:
+    """The study's varied parameters (what tells its trials apart in run names)."""
+    return tuple(p.path for p in study.params if p.values is None or len(p.values) > 1)
+
+
 def run_study(
     study: Study,
     *,
@@ -73,10 +78,15 @@ def run_study(
     wandb_mode: str,
     resume: bool = False,
     max_failures: int = DEFAULT_MAX_FAILURES,
+    verbose: bool = False,
     callbacks: list | None = None,
 ):
-    """Runs (or resumes) the study; returns Tune's ResultGrid."""
+    """Runs (or resumes) the study; returns Tune's ResultGrid. Progress: compact lines
+    (`sweeper.progress`), or Ray's wide table with `verbose`."""
+    from sweeper.progress import Progress
+
     local = storage.local
+    progress = Progress(study.name, study.metric, study.mode, varied=varied(study))
     trainable = tune.with_resources(
         tune.with_parameters(
             EpochTrainable,
@@ -85,6 +95,7 @@ def run_study(
             wandb_mode=wandb_mode,
             wandb_root=str(local) if local is not None else None,
             cpus=study.resources["cpu"],
+            varied=varied(study),
             trial_budget_s=study.trial_time_budget_s,
             study_deadline=time.time() + study.study_time_budget_s
             if study.study_time_budget_s
@@ -121,8 +132,8 @@ def run_study(
             checkpoint_config=tune.CheckpointConfig(num_to_keep=2, checkpoint_frequency=1),
             failure_config=tune.FailureConfig(max_failures=max_failures),
             sync_config=tune.SyncConfig(sync_artifacts=True),
-            callbacks=callbacks,
-            verbose=1,
+            callbacks=[progress, *(callbacks or [])],
+            verbose=1 if verbose else 0,  # Ray's wide table only with --verbose
         ),
     )
     return tuner.fit()

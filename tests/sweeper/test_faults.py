@@ -132,6 +132,7 @@ def test_node_loss_preemption_and_a_failing_trial(cluster, tmp_path):
     assert len(runs) >= 2, runs
     kinds = {r.WhichOneof("record_type") for r in records(runs[0])}
     assert {"preempting", "exit"} <= kinds, kinds
+    assert summary(runs[0])["summary"]["outcome"] == "preempted"  # and the later run resumes it
 
     # (d) the failing trial: errored with its traceback in its folder and in W&B.
     failing = trials["3"]

@@ -129,8 +129,9 @@ def test_interrupt_kill_and_resume(tmp_path):
             run_file = sorted(trial.glob("wandb/*run-*/run-*.wandb"))[-1]
             logged = summary(run_file)
             assert logged["summary"][M.ADV_ACC] == pytest.approx(final[M.ADV_ACC])
-        board = (run_dir / "leaderboard.md").read_text()
-        assert board.count("| completed |") == 2 and "Leaderboard: interrupted" in text
+        board = (run_dir / "report.md").read_text()  # the report, written through file://
+        assert board.count("| completed |") == 2 and "Study report: interrupted" in text
+        assert (run_dir / "report.html").is_file() and (run_dir / "report.csv").is_file()
 
     finally:
         for proc in procs:

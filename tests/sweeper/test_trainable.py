@@ -91,8 +91,9 @@ def test_the_trial_time_budget_stops_a_trial_cleanly_and_marks_it(monkeypatch):
     t = adapter(FakeTrial(epochs=10), budget=25)
     results = [t.step() for _ in range(3)]
     assert [r["done"] for r in results] == [False, False, True]
-    assert results[-1]["status"] == "stopped" and results[-1]["stop_reason"] == "trial_time_budget"
-    assert t.run.outcomes == ["stopped"]
+    last = results[-1]
+    assert last["status"] == "over_time_budget" and last["stop_reason"] == "trial_time_budget"
+    assert t.run.outcomes == ["stopped"]  # W&B's ending for it; the report says over budget
 
 
 def test_a_trial_stopped_by_the_study_budget_says_so_in_wandb(tmp_path, monkeypatch):
@@ -135,10 +136,13 @@ def test_a_reused_worker_closes_the_last_trial_and_starts_the_next(tmp_path, mon
     previous = t.run
     t.step()  # ASHA stops it here; Tune keeps the worker for the next trial
     t.study, t.project, t.wandb_mode, t.wandb_root = "s", "p", "offline", tmp_path
+    t.varied = ("seed",)
     t.scratch = tmp_path / "old"
     t._trial_info = SimpleNamespace(trial_id="next_00001")
     assert t.reset_config({"trial": {"model.kind": "resnet", "seed": 4}})
     assert previous.outcomes == ["stopped"] and not (tmp_path / "old").exists()
     assert runs[-1]["run_id"] == "s-next_00001" and runs[-1]["config"]["seed"] == 4
+    assert runs[-1]["name"] == "resnet-seed=4"
+    assert set(runs[-1]["tags"]) == {"study:s", "family:resnet"}
     assert runs[-1]["directory"] == tmp_path / "s" / "trial_next_00001"
     assert [t.step()["done"] for _ in range(2)] == [False, True] and t.elapsed_s >= 0
