@@ -112,6 +112,9 @@ def test_job_submitted_study_runs_on_worker_nodes(fake_cluster, tmp_path):
         assert list(trial.glob("checkpoint_*")), "checkpoints are in the shared storage"
         assert list(trial.glob("wandb/offline-run-*/run-*.wandb")), "W&B files too"
     assert nodes and FAKE_HEAD_NODE_ID not in nodes  # the head has no CPU: workers ran them
+    report = (shared / "multinode" / "report.md").read_text()  # the study's end, in the storage
+    assert all(trial.name in report for trial in trials)
+    assert list((shared / "multinode").glob("wandb/offline-run-*-multinode-report/*.wandb"))
     working_copies = fake_cluster.tmp.glob("ray/session_*/runtime_resources/working_dir_files/*")
     assert not [p for p in working_copies if (p / "runs").exists()]
 
