@@ -71,6 +71,19 @@ def varied(study: Study) -> tuple[str, ...]:
     return tuple(p.path for p in study.params if p.values is None or len(p.values) > 1)
 
 
+def _saved_state(storage: Storage, name: str) -> bool:
+    """Whether Tune saved the study's state: its tuner.pkl and an experiment state. A study
+    interrupted after Tune wrote tuner.pkl but before its first experiment state has nothing to
+    restore (Tune would log a traceback and run an empty config): it starts afresh."""
+    import pyarrow.fs
+
+    fs, root = storage.fs_and_path()
+    folder = f"{root.rstrip('/')}/{name}"
+    found = fs.get_file_info(pyarrow.fs.FileSelector(folder, allow_not_found=True))
+    names = {info.base_name for info in found}
+    return "tuner.pkl" in names and any(n.startswith("experiment_state-") for n in names)
+
+
 def run_study(
     study: Study,
     *,
@@ -105,14 +118,18 @@ def run_study(
     )
     root, fs = storage.for_tune()
     experiment = f"{root.rstrip('/')}/{study.name}"
-    if resume and tune.Tuner.can_restore(experiment, storage_filesystem=fs):
+    param_space, search_alg, num_samples, max_epochs = _space(study)
+    if resume and _saved_state(storage, study.name):
         log.info("resuming study from %s", experiment)
         tuner = tune.Tuner.restore(
-            experiment, trainable=trainable, resume_errored=True, storage_filesystem=fs
+            experiment,
+            trainable=trainable,
+            param_space=param_space,  # tuner.pkl does not hold it
+            resume_errored=True,
+            storage_filesystem=fs,
         )
         return tuner.fit()
 
-    param_space, search_alg, num_samples, max_epochs = _space(study)
     tuner = tune.Tuner(
         trainable,
         param_space=param_space,

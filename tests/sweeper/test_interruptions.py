@@ -82,9 +82,10 @@ def test_interrupt_kill_and_resume(tmp_path):
         return procs[-1], log
 
     try:
-        # 1. Ctrl-C once Ray is up, before any trial has started.
+        # 1. Ctrl-C once Tune has written tuner.pkl, before any trial has started (and often
+        # before Tune's first experiment state: --resume must then start afresh).
         first, log = launch(cmd, "ctrl-c")
-        P.wait_for("Ray to start", lambda: "results in" in log.read_text(), 240, first, log)
+        P.wait_for("Tune to start", lambda: (run_dir / "tuner.pkl").exists(), 240, first, log)
         first.send_signal(signal.SIGINT)
         assert first.wait(timeout=120) == 130, log.read_text()[-3000:]
         text = log.read_text()
