@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(PY) -m bench.frontend --json
 	$(PY) -m bench.data --json
 	$(PY) -m bench.attack --json
+	$(PY) -m bench.sweep --json
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

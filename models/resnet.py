@@ -11,7 +11,7 @@ config and the data; nothing is hard-coded. Other families reuse `backbone()` fo
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
+from typing import Any, Literal
 
 import keras
 from keras import layers
@@ -40,6 +40,23 @@ class BackboneFields:
 
     def __post_init__(self) -> None:
         check_backbone_fields(self.backbone, self.width, self.blocks, self.bn_momentum)
+
+    def inert(self) -> dict[str, Any]:
+        """Fields that change nothing given the others, each with the value that stands for all
+        its settings. Families declare theirs (extending their base's) so that a sweep runs
+        functionally identical trials once; the base has none."""
+        return {}
+
+    def canonical(self) -> BackboneFields:
+        """This config with its inert fields at their standing values: two configs that train
+        the same model have the same canonical form."""
+        cfg = self
+        for _ in range(len(dataclasses.fields(self))):  # one inert field may make another inert
+            changes = {k: v for k, v in cfg.inert().items() if getattr(cfg, k) != v}
+            if not changes:
+                break
+            cfg = dataclasses.replace(cfg, **changes)
+        return cfg
 
     def trunk(self, input_shape: tuple[int, int, int], name: str = "backbone") -> keras.Model:
         """A ResNet feature extractor with these fields (see `backbone`)."""

@@ -63,6 +63,19 @@ class AttentionFields(BackboneFields):
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise ValueError(f"model.seed={self.seed!r} must be an integer")
 
+    @property
+    def num_heads(self) -> int:
+        """How many gazes (or θ) the head predicts: one here, K for the branch families."""
+        return 1
+
+    def inert(self) -> dict[str, Any]:
+        out = super().inert()
+        if self.gaze_init != "random":  # the seed only places gaze_init=random
+            out["seed"] = 0
+        if self.num_heads == 1 and self.gaze_init == "grid":  # grid's first point is the centre
+            out["gaze_init"] = "centre"
+        return out
+
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class BranchFields(AttentionFields):
@@ -81,6 +94,16 @@ class BranchFields(AttentionFields):
         super().__post_init__()
         check_num_transformers(self.num_transformers)
         check_flag("shared", self.shared)
+
+    @property
+    def num_heads(self) -> int:
+        return self.num_transformers
+
+    def inert(self) -> dict[str, Any]:
+        out = super().inert()
+        if self.num_transformers == 1:  # one branch: one trunk whether shared or not
+            out["shared"] = False
+        return out
 
     def trunk(self, input_shape: tuple[int, int, int], name: str = "backbone") -> keras.Model:
         """One branch's ResNet trunk (see `branch_width` for `width: 0`)."""

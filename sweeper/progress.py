@@ -93,13 +93,21 @@ class Progress(Callback):
         self.update(trials)
 
     # ---------------------------------------------------------------------------------------
+    def _result(self, trial) -> dict[str, Any]:
+        """What is known of a trial's results: those seen here, over Tune's last result (all
+        there is of the trials a resumed study finished before)."""
+        return {
+            **(getattr(trial, "last_result", None) or {}),
+            **self.results.get(trial.trial_id, {}),
+        }
+
     def counts(self, trials) -> dict[str, int]:
         """done (completed or diverged) / running / pending / stopped / errored."""
         counts = dict.fromkeys(("done", "running", "pending", "stopped", "errored"), 0)
         for trial in trials:
             status = trial.status
             if status == "TERMINATED":
-                ended = self.results.get(trial.trial_id, {}).get(M.STATUS)
+                ended = self._result(trial).get(M.STATUS)
                 counts["done" if ended in ("completed", "diverged") else "stopped"] += 1
             elif status == "ERROR":
                 counts["errored"] += 1
@@ -114,7 +122,7 @@ class Progress(Callback):
         figure, else by the last validation accuracy."""
         final, val = [], []
         for trial in trials:
-            result = self.results.get(trial.trial_id, {})
+            result = self._result(trial)
             if _finite(result.get(self.metric)) and M.STATUS in result:
                 final.append((result[self.metric], trial, result))
             elif _finite(result.get(M.VAL_CLEAN_ACC)):

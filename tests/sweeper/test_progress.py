@@ -74,3 +74,19 @@ def test_a_restored_callback_starts_afresh():
     p.on_trial_result(1, [fake("a", "RUNNING")], fake("a", "RUNNING"), {"val/clean_acc": 0.5})
     restored = pickle.loads(pickle.dumps(p))  # what Tune does on --resume
     assert restored.results == {} and restored.last_key is None
+
+
+def test_a_resumed_study_counts_the_trials_it_finished_before():
+    """After --resume the callback has seen no results; Tune's restored trials carry their last
+    one, which tells a completed trial from one ASHA stopped."""
+    out = io.StringIO()
+    p = Progress("demo", "adv_acc", "max", out=out, clock=Clock())
+    done, cut, waiting = fake("a", "TERMINATED"), fake("b", "TERMINATED"), fake("c", "PENDING")
+    done.last_result = {"epoch": 2, "clean_acc": 0.9, "adv_acc": 0.4, "status": "completed"}
+    cut.last_result = {"epoch": 1, "val/clean_acc": 0.5}
+    waiting.last_result = {}
+    p.on_step_end(0, [done, cut, waiting])
+    assert out.getvalue().splitlines()[-1] == (
+        "[ 0:00] demo: 1 done, 0 running, 1 pending, 1 stopped, 0 errored | best trial_a "
+        "resnet: adv_acc 0.400, clean_acc 0.900"
+    )

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sweeper.space import StudyError, load_study, trial_points
+from sweeper.space import StudyError, check_before_ray, load_study, plan, trial_points
 from trial.config import TrialConfig
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -193,14 +193,177 @@ def test_smoke_variant_is_small_capped_and_in_its_own_folder():
     assert all(p["train.epochs"] == 2 and p["attack.budget"] == "smoke" for p in points)
 
 
-def test_resume_refuses_a_run_started_from_another_study(tmp_path):
-    from sweeper.cli import check_run_dir
+def test_handover_runs_each_functionally_distinct_trial_once():
+    trials = plan(load_study(PROJECT / "search_spaces/handover.yaml"))
+    assert len(trials.points) == 60  # 96 grid points; with one branch shared/grid change nothing
+    assert "36 of 96" in trials.notes[0]
+    assert "model.shared" in trials.notes[0] and "model.gaze_init" in trials.notes[0]
+    single = [p for p in trials.points if p["model.num_transformers"] == 1]
+    assert len(single) == 12 and all(
+        p["model.shared"] is False and p["model.gaze_init"] == "centre" for p in single
+    )
+    keys = {json.dumps(p, sort_keys=True) for p in trials.points}
+    assert len(keys) == 60
 
-    demo = load_study(PROJECT / "search_spaces/demo.yaml")
-    run_dir = tmp_path / "demo"
-    assert check_run_dir(run_dir, demo, resume=True) is None  # new: starts and records
-    assert check_run_dir(run_dir, demo, resume=True) is None  # same study: resumes
-    assert "--resume" in check_run_dir(run_dir, demo, resume=False)
-    changed = demo.smoke()
-    problem = check_run_dir(run_dir, changed, resume=True)
-    assert "different version" in problem and "overrides" in problem
+
+def test_random_search_over_few_points_runs_each_once(tmp_path):
+    study = load_study(
+        write(
+            tmp_path,
+            """
+method: random
+run_cap: 8
+parameters:
+  model.kind: {value: multi_gaze}
+  model.num_transformers: {value: 1}
+  model.shared: {values: [true, false]}
+  model.width: {values: [8, 16]}
+""",
+        )
+    )
+    trials = plan(study)
+    assert sorted(p["model.width"] for p in trials.points) == [8, 16]
+    assert "2 distinct point(s), fewer than run_cap=8" in trials.notes[0]
+
+
+def test_random_samples_never_repeat_a_trial(tmp_path):
+    study = load_study(
+        write(
+            tmp_path,
+            """
+method: random
+run_cap: 20
+parameters:
+  model.width: {distribution: int_uniform, min: 1, max: 30}
+""",
+        )
+    )
+    widths = [p["model.width"] for p in trial_points(study)]
+    assert len(widths) == 20 == len(set(widths))
+
+
+def test_bayes_probe_covers_every_value_and_both_ends(tmp_path):
+    study = load_study(
+        write(
+            tmp_path,
+            """
+method: bayes
+parameters:
+  model.kind: {values: [resnet, multi_gaze, retinal]}
+  train.learning_rate: {distribution: log_uniform_values, min: 1e-4, max: 1e-2}
+  model.width: {distribution: int_uniform, min: 4, max: 12}
+""",
+        )
+    )
+    probes = plan(study).points
+    assert {p["model.kind"] for p in probes} == {"resnet", "multi_gaze", "retinal"}
+    rates = sorted(p["train.learning_rate"] for p in probes)
+    assert rates[0] == pytest.approx(1e-4) and rates[-1] == pytest.approx(1e-2)
+    assert {4, 12} <= {p["model.width"] for p in probes}
+
+
+def test_bayes_configs_are_built_before_ray(tmp_path):
+    study = load_study(
+        write(
+            tmp_path,
+            """
+method: bayes
+parameters:
+  model.kind: {values: [resnet, cortical]}
+  data.image_size: {value: 12}
+  data.digit_size: {value: 8}
+""",
+        )
+    )
+    with pytest.raises(StudyError, match="cortical.*does not build its model.*multiple of 8"):
+        check_before_ray(study)
+
+
+def test_every_dataset_is_checked_before_ray(tmp_path, monkeypatch):
+    from trial import data
+
+    seen = []
+
+    def missing(cfg):
+        seen.append(cfg.name)
+        raise ValueError(f"{cfg.name} not found in /nowhere; prepare it with tfds")
+
+    monkeypatch.setattr(data, "check", missing)
+    study = load_study(
+        write(
+            tmp_path,
+            """
+method: grid
+parameters:
+  data.name: {values: [cluttered_digits, cifar10]}
+  train.learning_rate: {values: [0.001, 0.01]}
+""",
+        )
+    )
+    problems = check_before_ray(study)
+    assert seen == ["cluttered_digits", "cifar10"]  # each distinct dataset, once
+    assert "cifar10 not found in /nowhere" in problems[1]
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        (
+            "method: grid\nmetric: {name: adversarial_accuracy}\nparameters: {seed: {value: 1}}",
+            "no trial reports this metric \\(did you mean 'adv_acc'\\?\\)",
+        ),
+        (
+            "method: bayes\nmetric: {name: val/clean_acc}\n"
+            "parameters: {train.learning_rate: {min: 0.001, max: 0.1}}",
+            "bayes optimises what every finished trial reports at the end",
+        ),
+        (
+            "method: grid\nparameters: {seed: {value: 1}}\nearly_terminate: {metric: adv_acc}",
+            "ASHA compares trials epoch by epoch",
+        ),
+        ("method: grid\nparameters: {seed: {value: 1}}\nresources: {gpu: 1.5}", "fraction"),
+        ("method: grid\nparameters: {seed: {value: 1}}\nresources: {cpu: 0}", "resources.cpu"),
+        (
+            "method: grid\nparameters: {seed: {value: 1}}\ntime_budget_s: {study: -5}",
+            "time_budget_s.study=-5 must be a positive number",
+        ),
+        (
+            "method: grid\nparameters: {seed: {value: 1}}\ntime_budget_s: 60",
+            "time_budget_s=60 must be a mapping",
+        ),
+        (
+            "method: grid\nparameters: {seed: {value: 1}}\nmax_concurrent_trials: 0",
+            "max_concurrent_trials=0",
+        ),
+        (
+            f"method: grid\nparameters:\n  seed: {{values: {list(range(400))}}}\n"
+            f"  train.epochs: {{values: {list(range(1, 400))}}}\n",
+            "the grid has 159,600 points",
+        ),
+    ],
+)
+def test_more_bad_studies_fail_with_a_named_problem(tmp_path, text, needle):
+    with pytest.raises(StudyError, match=needle):
+        load_study(write(tmp_path, text))
+
+
+def test_resources_budgets_and_concurrency_are_read(tmp_path):
+    study = load_study(
+        write(
+            tmp_path,
+            "method: grid\nparameters: {seed: {value: 1}}\nresources: {cpu: 1, gpu: 0.5}\n"
+            "max_concurrent_trials: 2\ntime_budget_s: {study: 3600, trial: 600}\n",
+        )
+    )
+    assert study.resources == {"cpu": 1.0, "gpu": 0.5}
+    assert study.max_concurrent_trials == 2
+    assert (study.study_time_budget_s, study.trial_time_budget_s) == (3600.0, 600.0)
+
+
+def test_a_directory_or_a_binary_file_is_named_as_such(tmp_path):
+    with pytest.raises(StudyError, match="is a directory, not a study file"):
+        load_study(tmp_path)
+    binary = tmp_path / "model.h5"
+    binary.write_bytes(b"\x89HDF\r\n\x1a\n\0\0\0\x01")
+    with pytest.raises(StudyError, match="is a binary file"):
+        load_study(binary)

@@ -44,7 +44,7 @@ def test_a_study_trial_folder_holds_its_best_checkpoint_and_overlays(tmp_path):
                 study="looks",
                 project="p",
                 wandb_mode="disabled",
-                storage=str(tmp_path),
+                wandb_root=str(tmp_path),
                 cpus=1,
             )
 
