@@ -110,6 +110,33 @@ def _sample(images: tf.Tensor, x: tf.Tensor, y: tf.Tensor, nearest: bool) -> tf.
 _sample_xla = tf.function(_sample, jit_compile=True, reduce_retracing=True)
 
 
+def _static_gradient(t: tf.Tensor) -> tf.Tensor:
+    """`t`, with its gradient given `t`'s static shape back.
+
+    `_sample_xla` is one trace cache shared by every caller in the process: once it has seen two
+    image shapes (say 3 and then 1 channels), `reduce_retracing` relaxes its trace to what they
+    have in common, (None, None, None, None). The forward output keeps its static shape (the call
+    is shape-inferred with the real inputs), but gradients come out of the relaxed backward
+    function, e.g. (None, 16, 16, None) for (None, 16, 16, 1) images: a `tf.while_loop` that
+    carries the input (PGD) then refuses the changed shape, or a layer needing its channels
+    fails, depending only on what ran before in the process.
+    """
+    shape = t.shape
+
+    @tf.custom_gradient
+    def identity(value):
+        return tf.identity(value), lambda g: tf.ensure_shape(tf.convert_to_tensor(g), shape)
+
+    return identity(t)
+
+
+def _run_sampler(images: tf.Tensor, x: tf.Tensor, y: tf.Tensor, nearest: bool, jit_compile: bool):
+    if not jit_compile:
+        return _sample(images, x, y, nearest=nearest)
+    images, x, y = _static_gradient(images), _static_gradient(x), _static_gradient(y)
+    return _sample_xla(images, x, y, nearest=nearest)
+
+
 def _check_images(images) -> tf.Tensor:
     images = tf.convert_to_tensor(images)
     if images.shape.rank != 4:
@@ -137,7 +164,7 @@ def sample_bilinear(
     """
     images = _check_images(images)
     x, y = tf.cast(x, coordinate_dtype(images)), tf.cast(y, coordinate_dtype(images))
-    return (_sample_xla if jit_compile else _sample)(images, x, y, nearest=False)
+    return _run_sampler(images, x, y, False, jit_compile)
 
 
 def sample_nearest(
@@ -146,7 +173,7 @@ def sample_nearest(
     """Like `sample_bilinear` but reads the nearest pixel (halves round up); no coordinate grad."""
     images = _check_images(images)
     x, y = tf.cast(x, coordinate_dtype(images)), tf.cast(y, coordinate_dtype(images))
-    return (_sample_xla if jit_compile else _sample)(images, x, y, nearest=True)
+    return _run_sampler(images, x, y, True, jit_compile)
 
 
 def _out_hw(out_size: int | tuple[int, int] | None, height: int, width: int) -> tuple[int, int]:

@@ -7,7 +7,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from models.stn import SpatialTransformer, affine_grid_sample, sample_bilinear, theta_boxes
+from models.stn import (
+    SpatialTransformer,
+    affine_grid_sample,
+    sample_bilinear,
+    sample_nearest,
+    theta_boxes,
+)
 
 IDENTITY = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]
 
@@ -97,6 +103,35 @@ def test_several_thetas_per_image_equal_one_call_each():
     for k in range(3):
         np.testing.assert_allclose(out[:, k], affine_grid_sample(images, theta[:, k]), atol=1e-6)
     np.testing.assert_allclose(out, affine_grid_sample(images, theta, jit_compile=False), atol=1e-6)
+
+
+@pytest.mark.parametrize("sampler", [sample_bilinear, sample_nearest])
+def test_gradients_keep_their_static_shape_whatever_the_sampler_traced_before(sampler):
+    # The compiled sampler is one trace cache for the whole process: other callers' image shapes
+    # relax its trace, and the gradients must not lose their static shape with it (a PGD loop
+    # carrying the images refused (None, 8, 8, None) for (None, 8, 8, 1) images).
+    for shape in [(2, 8, 8, 3), (3, 10, 6, 1), (1, 8, 8, 2)]:
+        grid = tf.zeros((shape[0], 4, 5))
+        sampler(_images(shape), grid, grid)
+    spec = [tf.TensorSpec((None, 8, 8, 1)), tf.TensorSpec((None, 4, 5))]
+
+    def grads(images, x, jit_compile=True):
+        with tf.GradientTape() as tape:
+            tape.watch([images, x])
+            out = sampler(images, x, 7.0 - x, jit_compile=jit_compile)
+            loss = tf.reduce_sum(out**2)
+        zero = tf.UnconnectedGradients.ZERO
+        return out, *tape.gradient(loss, [images, x], unconnected_gradients=zero)
+
+    graph = tf.function(grads, input_signature=spec)
+    out, grad_images, grad_x = graph.get_concrete_function().structured_outputs
+    assert out.shape.as_list() == [None, 4, 5, 1]
+    assert grad_images.shape.as_list() == [None, 8, 8, 1]
+    assert grad_x.shape.as_list() == [None, 4, 5]
+    images = _images((2, 8, 8, 1), seed=8)
+    x = tf.constant(np.random.default_rng(9).uniform(-1.0, 8.0, (2, 4, 5)), tf.float32)
+    for got, expected in zip(graph(images, x), grads(images, x, jit_compile=False), strict=True):
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 
 
 def test_bad_theta_and_out_size_are_rejected():

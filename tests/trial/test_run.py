@@ -83,8 +83,12 @@ def test_a_gaze_model_draws_its_overlay_every_epoch_and_its_metrics_at_the_end(
         }
     )
     reporter = ListReporter()
-    run_trial(cfg, reporter, checkpoint_dir=tmp_path / "checkpoints", artifacts_dir=tmp_path)
-    for epoch, report in enumerate(reporter.reports, 1):
+    result = run_trial(
+        cfg, reporter, checkpoint_dir=tmp_path / "checkpoints", artifacts_dir=tmp_path
+    )
+    epochs = [r for r in reporter.reports if M.PHASE not in r]  # then the evaluation's steps
+    assert [r[M.EPOCH] for r in epochs] == [1, 2]
+    for epoch, report in enumerate(epochs, 1):
         overlay = tmp_path / "overlays" / f"epoch_{epoch:04d}.png"
         assert report[M.ARTIFACT_OVERLAY] == str(overlay) and overlay.exists()
         assert Image.open(overlay).size == overlay_size(16, 16, 16)  # 16 of 32 val images
@@ -92,5 +96,7 @@ def test_a_gaze_model_draws_its_overlay_every_epoch_and_its_metrics_at_the_end(
         total = report[M.loss_key("ce")] + report[M.loss_key("gaze_l2")]
         assert report[M.TRAIN_LOSS] == pytest.approx(total, rel=1e-5)
         assert 0.0 <= report["stn/bbox_edge_frac"] <= 1.0
-    plot = Path(reporter.reports[-1][M.ARTIFACT_GAZE_METRICS])
+    plot = Path(epochs[-1][M.ARTIFACT_GAZE_METRICS])
     assert plot == tmp_path / "gaze_metrics.png" and Image.open(plot).format == "PNG"
+    assert result.metrics[M.ARTIFACT_GAZE_METRICS] == str(plot), "the final metrics keep it"
+    assert result.metrics[M.ARTIFACT_OVERLAY] == str(tmp_path / "overlays" / "epoch_0002.png")
