@@ -70,8 +70,13 @@ class TrialRecord:
 
     @property
     def checks(self) -> dict[str, str]:
-        """The attack suite's sanity verdicts, `check/<name>` -> pass | fail."""
-        return {k.split("/", 1)[1]: str(v) for k, v in self.final.items() if k.startswith("check/")}
+        """The attack suite's sanity verdicts, `check/<name>` -> pass | fail (not the numbers
+        behind them, `check/<name>/<number>`)."""
+        return {
+            k.split("/", 1)[1]: str(v)
+            for k, v in self.final.items()
+            if k.startswith("check/") and k.count("/") == 1
+        }
 
     @property
     def failed_checks(self) -> list[str]:
