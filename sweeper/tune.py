@@ -63,19 +63,34 @@ def _scheduler(study: Study, max_epochs: int):
     )
 
 
-def _space(study: Study) -> tuple[dict[str, Any], Any, int, int]:
-    """Tune's param_space, search algorithm, sample count and the longest trial's epochs."""
+def search_space(
+    study: Study,
+    *,
+    points: list[dict[str, Any]] | None = None,
+    seeds: list[tuple[dict[str, Any], float]] = (),
+    num_samples: int | None = None,
+) -> tuple[dict[str, Any], Any, int, int]:
+    """Tune's param_space, search algorithm, sample count and the longest trial's epochs. An
+    extension (`sweeper.extend`) passes its own grid/random `points`, or a bayes study's
+    `num_samples` and `seeds`: (Optuna point, metric) pairs of earlier trials for the searcher."""
     from trial.config import TrialConfig
 
     if study.method == "bayes":
         from ray.tune.search.optuna import OptunaSearch
 
         domains = {p.path: p.tune_domain() for p in study.params}
-        search = OptunaSearch(metric=study.metric, mode=study.mode, seed=study.seed)
+        search = OptunaSearch(
+            metric=study.metric,
+            mode=study.mode,
+            seed=study.seed,
+            points_to_evaluate=[point for point, _ in seeds] or None,
+            evaluated_rewards=[value for _, value in seeds] or None,
+        )
         probes = plan(study).points  # the ends of every range: the most epochs any trial has
         epochs = max(TrialConfig.from_dict(p).train.epochs for p in probes)
-        return {"trial": {**domains, **study.overrides}}, search, study.num_samples, epochs
-    points = trial_points(study)
+        samples = study.num_samples if num_samples is None else num_samples
+        return {"trial": {**domains, **study.overrides}}, search, samples, epochs
+    points = trial_points(study) if points is None else points
     epochs = max(TrialConfig.from_dict(p).train.epochs for p in points)
     return {"trial": tune.grid_search(points)}, None, 1, epochs
 
@@ -107,9 +122,11 @@ def run_study(
     max_failures: int = DEFAULT_MAX_FAILURES,
     verbose: bool = False,
     callbacks: list | None = None,
+    space: tuple | None = None,
 ):
-    """Runs (or resumes) the study; returns Tune's ResultGrid. Progress: compact lines
-    (`sweeper.progress`), or Ray's wide table with `verbose`."""
+    """Runs (or resumes) the study, or the `space` of an extension (`search_space`'s result);
+    returns Tune's ResultGrid. Progress: compact lines (`sweeper.progress`), or Ray's wide table
+    with `verbose`."""
     from sweeper.progress import Progress
 
     local = storage.local
@@ -133,7 +150,7 @@ def run_study(
     )
     root, fs = storage.for_tune()
     experiment = f"{root.rstrip('/')}/{study.name}"
-    param_space, search_alg, num_samples, max_epochs = _space(study)
+    param_space, search_alg, num_samples, max_epochs = space or search_space(study)
     if resume and _saved_state(storage, study.name):
         log.info("resuming study from %s", experiment)
         tuner = tune.Tuner.restore(
