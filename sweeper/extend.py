@@ -63,7 +63,12 @@ class Extension:
         from sweeper.tune import search_space
 
         if self.study.method == "bayes":
-            return search_space(self.study, seeds=self.seeds, num_samples=self.remaining)
+            return search_space(
+                self.study,
+                seeds=self.seeds,
+                num_samples=self.remaining,
+                search_seed=self.study.seed + self.earlier,  # differs from every earlier run's
+            )
         return search_space(self.study, points=self.points)
 
     def describe(self) -> tuple[list[str], str]:
