@@ -4,9 +4,11 @@ Everything that can be checked is checked before Ray starts: the study file, eve
 it implies (bayes: a probe sample, built as tiny models), each dataset's presence, the W&B mode
 and the storage location (shared storage for a study on a cluster). `--dry-run` stops there and
 prints one JSON object per trial (bayes: the space and its trial count). At the end of a study
-its report (report.md/.csv/.html) is written into the study folder. Exit codes: 0 every trial
-completed, diverged or was stopped (ASHA, a time budget), 1 a trial errored, 2 bad input, 130
-interrupted (Ctrl-C; 143 SIGTERM).
+its report (report.md/.csv/.html) is written into the study folder. `--extend runs/<study>` runs
+only the trials of STUDY that the finished study in that folder has not run, into that folder,
+e.g. `sweeper/run.py demo_plus.yaml --extend runs/demo` (with --dry-run: lists them). Exit codes:
+0 every trial completed, diverged or was stopped (ASHA, a time budget), 1 a trial errored, 2 bad
+input, 130 interrupted (Ctrl-C; 143 SIGTERM).
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--storage",
-        default="runs",
+        default=None,
         help="directory or URI (s3://, gs://, file://, any pyarrow filesystem) for results "
         "(default: ./runs)",
     )
@@ -91,6 +93,13 @@ def parser() -> argparse.ArgumentParser:
         "--resume",
         action="store_true",
         help="continue the study in its run folder (start it if there is none)",
+    )
+    p.add_argument(
+        "--extend",
+        metavar="RUN_DIR",
+        help="run only the trials of the study file that the study in RUN_DIR (e.g. runs/demo) "
+        "has not run, into that folder; the report covers both (bayes: the earlier results seed "
+        "the search)",
     )
     p.add_argument(
         "--address",
@@ -131,6 +140,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if not args.study and not args.report:
         p.error("give a study file (e.g. search_spaces/demo.yaml) or --report RUN_DIR")
+    if args.extend is not None:
+        if args.report or not args.study:
+            p.error(
+                "--extend RUN_DIR needs the study file to extend it with, e.g. "
+                "sweeper/run.py demo_plus.yaml --extend runs/demo (and no --report)"
+            )
+        if args.storage is not None:
+            p.error(f"--extend {args.extend} runs in that folder: drop --storage")
+    args.storage = args.storage or "runs"
     return args
 
 

@@ -49,6 +49,8 @@ def dry_run(args: argparse.Namespace) -> int:
     Missing data is a warning here (a dry run may happen away from the data)."""
     from sweeper.space import StudyError, check_before_ray, plan
 
+    if args.extend:
+        return _dry_run_extension(args)
     try:
         study = load(args)
         trials = plan(study)
@@ -73,4 +75,28 @@ def dry_run(args: argparse.Namespace) -> int:
         )
     else:
         print(f"{len(trials.points)} trial(s) in study {study.name!r}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _dry_run_extension(args: argparse.Namespace) -> int:
+    """`--dry-run --extend RUN_DIR`: the trials the extension would run, and how many of the
+    study's trials the folder already holds."""
+    from sweeper.extend import prepare
+    from sweeper.space import StudyError, check_before_ray
+
+    try:
+        study = load(args)
+        extension = prepare(study, args.extend, shared=args.shared_storage, resume=args.resume)
+        problems = check_before_ray(study)
+    except (StudyError, ValueError) as err:
+        return error(str(err))
+    for problem in problems:
+        print(f"warning: {problem} (a run would stop here)", file=sys.stderr)
+    if not extension.remaining and not extension.resume:
+        print(extension.nothing_to_do(), file=sys.stderr)
+        return EXIT_OK
+    lines, closing = extension.describe()
+    for line in lines:
+        print(line)
+    print(closing, file=sys.stderr)
     return EXIT_OK

@@ -143,7 +143,8 @@ def check_run_dir(storage: Storage, study, resume: bool, *, record: bool = True)
                 return (
                     f"{shown} was started from a different version of study {study.name!r} "
                     f"(changed: {', '.join(changed)}); --resume would rerun the old trials. "
-                    "Start it elsewhere with --storage, or give the study a new `name`"
+                    "Start it elsewhere with --storage, or give the study a new `name`; or run "
+                    f"only this version's new trials in that folder: --extend {shown}"
                 )
             return None
     if not record:

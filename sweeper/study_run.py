@@ -58,8 +58,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _preflight(args: argparse.Namespace):
-    """Every check that needs no Ray; returns (study, wandb mode, storage) or an exit code."""
+    """Every check that needs no Ray; returns (study, wandb mode, storage, extension or None)
+    or an exit code."""
     from sweeper import cluster
+    from sweeper.extend import prepare
     from sweeper.space import StudyError, check_before_ray
     from sweeper.storage import StorageError, check_run_dir, parse_storage, require_shared
     from sweeper.wandb_run import resolve_mode
@@ -67,7 +69,12 @@ def _preflight(args: argparse.Namespace):
     try:
         study = load(args)
         wandb_mode = resolve_mode(args.wandb)
-        storage = parse_storage(args.storage, shared=args.shared_storage)
+        extension = None
+        if args.extend:
+            extension = prepare(study, args.extend, shared=args.shared_storage, resume=args.resume)
+            storage = extension.storage
+        else:
+            storage = parse_storage(args.storage, shared=args.shared_storage)
         if cluster.attaching(args.address):
             why = (
                 f"--address {args.address} attaches to a Ray cluster"
@@ -82,17 +89,22 @@ def _preflight(args: argparse.Namespace):
         for problem in problems:
             print(f"error: {problem}", file=sys.stderr)
         return outcome.EXIT_BAD_INPUT
+    if extension is not None:
+        if not extension.remaining and not extension.resume:
+            print(extension.nothing_to_do(), file=sys.stderr)
+            return outcome.EXIT_OK
+        return study, wandb_mode, storage, extension
     problem = check_run_dir(storage, study, args.resume, record=False)
     if problem:
         return error(problem)
-    return study, wandb_mode, storage
+    return study, wandb_mode, storage, None
 
 
 def _run(args: argparse.Namespace, signals: _Signals) -> int:
     checked = _preflight(args)
     if isinstance(checked, int):
         return checked
-    study, wandb_mode, storage = checked
+    study, wandb_mode, storage, extension = checked
     if in_ray_job():
         # The job runs in Ray's copy of its --working-dir, which Ray may unpack afresh while
         # the study runs (nodes that share a machine share that copy); Tune resolves paths
@@ -101,7 +113,7 @@ def _run(args: argparse.Namespace, signals: _Signals) -> int:
 
     import ray
 
-    from sweeper import cluster
+    from sweeper import cluster, extend
     from sweeper.storage import check_run_dir
     from sweeper.tune import run_study
 
@@ -117,7 +129,16 @@ def _run(args: argparse.Namespace, signals: _Signals) -> int:
         problem = cluster.infeasible(study.resources)
         if problem:
             return error(problem)
-        check_run_dir(storage, study, args.resume, record=True)
+        if extension is None:
+            check_run_dir(storage, study, args.resume, record=True)
+        elif not extension.resume:
+            extend.record(extension)
+            log.info(
+                "extending %s: %d new trial(s) beside %d earlier one(s)",
+                args.extend,
+                extension.remaining,
+                extension.earlier,
+            )
         log.info(
             "study %s: %s search, W&B %s, results in %s",
             study.name,
@@ -129,9 +150,10 @@ def _run(args: argparse.Namespace, signals: _Signals) -> int:
             study,
             storage=storage,
             wandb_mode=wandb_mode,
-            resume=args.resume,
+            resume=args.resume if extension is None else extension.resume,
             max_failures=args.max_failures,
             verbose=args.verbose,
+            space=extension.space() if extension is not None else None,
         )
     finally:
         ray.shutdown()
@@ -142,6 +164,12 @@ def _run(args: argparse.Namespace, signals: _Signals) -> int:
     ran_out = budget is not None and time.monotonic() - started >= budget
     _report(storage, study, wandb_mode, args.max_clean_loss)
     print(outcome.summary(study.name, trials, budget_ran_out=ran_out), file=sys.stderr)
+    if extension is not None and extension.earlier:
+        print(
+            f"(the extension's trials; the report covers them and the {extension.earlier} "
+            f"earlier trial(s) in {args.extend})",
+            file=sys.stderr,
+        )
     if code != outcome.EXIT_OK:
         what = "interrupted" if code != outcome.EXIT_ERRORED else "errored trials are retried"
         print(f"{what}; Continue with:\n  {outcome.resume_command()}", file=sys.stderr)

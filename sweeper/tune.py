@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from ray import tune
+from ray.tune.search.optuna import OptunaSearch
 
 from sweeper.points import plan, trial_points
 from sweeper.storage import Storage
@@ -30,6 +31,17 @@ log = logging.getLogger(__name__)
 os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1")
 
 __all__ = ["DEFAULT_MAX_FAILURES", "EpochTrainable", "run_study", "trial_dirname"]
+
+
+class FinalMetricOptuna(OptunaSearch):
+    """Optuna for a study metric that only a trial's final result carries (adv_acc): Ray's
+    OptunaSearch reads the metric from every result, and the per-epoch ones lack it (a KeyError
+    that ended every bayes study at its first epoch). Optuna gets the final value when the trial
+    completes; a trial stopped before it counts as pruned."""
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        if self.metric in result:
+            super().on_trial_result(trial_id, result)
 
 
 def _scheduler(study: Study, max_epochs: int):
@@ -63,19 +75,34 @@ def _scheduler(study: Study, max_epochs: int):
     )
 
 
-def _space(study: Study) -> tuple[dict[str, Any], Any, int, int]:
-    """Tune's param_space, search algorithm, sample count and the longest trial's epochs."""
+def search_space(
+    study: Study,
+    *,
+    points: list[dict[str, Any]] | None = None,
+    seeds: list[tuple[dict[str, Any], float]] = (),
+    num_samples: int | None = None,
+    search_seed: int | None = None,
+) -> tuple[dict[str, Any], Any, int, int]:
+    """Tune's param_space, search algorithm, sample count and the longest trial's epochs. An
+    extension (`sweeper.extend`) passes its own grid/random `points`, or a bayes study's
+    `num_samples`, `seeds` ((Optuna point, metric) pairs of earlier trials) and a sampler seed
+    of its own (with the study's, Optuna's first random draws would repeat the earlier ones)."""
     from trial.config import TrialConfig
 
     if study.method == "bayes":
-        from ray.tune.search.optuna import OptunaSearch
-
         domains = {p.path: p.tune_domain() for p in study.params}
-        search = OptunaSearch(metric=study.metric, mode=study.mode, seed=study.seed)
+        search = FinalMetricOptuna(
+            metric=study.metric,
+            mode=study.mode,
+            seed=study.seed if search_seed is None else search_seed,
+            points_to_evaluate=[point for point, _ in seeds] or None,
+            evaluated_rewards=[value for _, value in seeds] or None,
+        )
         probes = plan(study).points  # the ends of every range: the most epochs any trial has
         epochs = max(TrialConfig.from_dict(p).train.epochs for p in probes)
-        return {"trial": {**domains, **study.overrides}}, search, study.num_samples, epochs
-    points = trial_points(study)
+        samples = study.num_samples if num_samples is None else num_samples
+        return {"trial": {**domains, **study.overrides}}, search, samples, epochs
+    points = trial_points(study) if points is None else points
     epochs = max(TrialConfig.from_dict(p).train.epochs for p in points)
     return {"trial": tune.grid_search(points)}, None, 1, epochs
 
@@ -107,9 +134,11 @@ def run_study(
     max_failures: int = DEFAULT_MAX_FAILURES,
     verbose: bool = False,
     callbacks: list | None = None,
+    space: tuple | None = None,
 ):
-    """Runs (or resumes) the study; returns Tune's ResultGrid. Progress: compact lines
-    (`sweeper.progress`), or Ray's wide table with `verbose`."""
+    """Runs (or resumes) the study, or the `space` of an extension (`search_space`'s result);
+    returns Tune's ResultGrid. Progress: compact lines (`sweeper.progress`), or Ray's wide table
+    with `verbose`."""
     from sweeper.progress import Progress
 
     local = storage.local
@@ -133,7 +162,7 @@ def run_study(
     )
     root, fs = storage.for_tune()
     experiment = f"{root.rstrip('/')}/{study.name}"
-    param_space, search_alg, num_samples, max_epochs = _space(study)
+    param_space, search_alg, num_samples, max_epochs = space or search_space(study)
     if resume and _saved_state(storage, study.name):
         log.info("resuming study from %s", experiment)
         tuner = tune.Tuner.restore(

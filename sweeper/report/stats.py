@@ -11,6 +11,7 @@ from typing import Any
 
 from sweeper.report.trials import TrialRecord
 from trial import metrics as M
+from trial.config import parse_float
 
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
 DEFAULT_MAX_CLEAN_LOSS = 0.05
@@ -154,11 +155,12 @@ def threat_model(trials: list[TrialRecord]) -> str:
         return sorted(json.loads(v) for v in found)
 
     norms = values("attack.norm", "linf")
-    eps = values("attack.eps", None)
+    # As the study wrote it: a bayes trial's config keeps "8/255", a grid trial's the number.
+    eps = {parse_float(e, "attack.eps") for t in trials if (e := t.config.get("attack.eps"))}
     budgets = values("attack.budget", "demo", M.ATTACK_BUDGET)
     n_tests = sorted({t.n_test for t in trials if t.n_test})
     norm_text = ", ".join({"linf": "L∞", "l2": "L2"}.get(n, str(n)) for n in norms)
-    eps_text = ", ".join(fmt_eps(float(e)) for e in eps if e is not None) or "the default"
+    eps_text = ", ".join(fmt_eps(e) for e in sorted(eps)) or "the default"
     text = f"threat model {norm_text}, ε = {eps_text}; attack budget {', '.join(map(str, budgets))}"
     if n_tests:
         text += f" on {', '.join(map(str, n_tests))} test images"

@@ -202,3 +202,12 @@ def test_trial_records_merge_the_evaluation_phase(study):
         json.loads((study / "trial_i" / "params.json").read_text())["trial"]["model.kind"]
         == i.family
     )
+
+
+def test_threat_model_reads_eps_as_bayes_and_grid_trials_store_it():
+    def trial(name: str, eps) -> report.TrialRecord:
+        return report.TrialRecord(name, {"attack.eps": eps}, (), {}, "completed")
+
+    # A bayes trial keeps the study's "2/255"; a grid trial (and an extension's) the number.
+    text = stats.threat_model([trial("a", "2/255"), trial("b", 2 / 255), trial("c", 4 / 255)])
+    assert "ε = 2/255 (0.007843), 4/255 (0.01569);" in text

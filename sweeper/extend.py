@@ -1,0 +1,336 @@
+"""Extending a finished study: `sweeper/run.py NEW.yaml --extend runs/<study>`.
+
+Tune cannot change the space of a study it restores (ray#30223), so an extension is a Tune
+experiment of its own, started in the same folder under the same name: its trial folders land
+beside the earlier ones (the report reads every `trial_*` folder), and Tune's newest experiment
+state is the extension's, so `--resume` continues the extension. `study.json` becomes the new
+study's fingerprint; `extensions.json` lists every extension with the fingerprint it replaced.
+
+A trial of NEW.yaml already ran when an earlier trial in the folder has the same canonical config
+(`sweeper.points.canonical`: keys its model kind lacks dropped, inert fields at their standing
+value), whichever study file ran it. Grid and random studies run the rest. A bayes study asks
+Optuna for `run_cap` trials in all: earlier trials that lie in its space count toward them, and
+those with a final metric seed the search (Optuna sees them as completed trials).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from sweeper.points import canonical, plan
+from sweeper.storage import STUDY_RECORD, Storage, parse_storage
+from sweeper.study import Study, StudyError
+
+EXTENSIONS = "extensions.json"  # in the study folder: one entry per extension
+
+
+class ExtendError(ValueError):
+    """An extension that cannot run; the message says why and how to fix it."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Extension:
+    """What `--extend` runs in a study folder.
+
+    Attributes:
+        points: grid/random: the trials to run (on a continuation, as recorded).
+        remaining: how many trials to run (bayes: how many Optuna still proposes).
+        already: trials of the new study that the folder holds (bayes: those in its space).
+        earlier: trial folders the folder held before.
+        seeds: bayes: (Optuna point, metric) of earlier trials, to seed the search.
+        resume: continue the extension (or study) Tune saved in the folder.
+    """
+
+    study: Study
+    storage: Storage
+    shown: str
+    points: list[dict[str, Any]]
+    remaining: int
+    already: int
+    earlier: int
+    seeds: list[tuple[dict[str, Any], float]] = dataclasses.field(default_factory=list)
+    resume: bool = False
+
+    def space(self):
+        """Tune's (param_space, search algorithm, samples, longest epochs) for the extension."""
+        from sweeper.tune import search_space
+
+        if self.study.method == "bayes":
+            return search_space(
+                self.study,
+                seeds=self.seeds,
+                num_samples=self.remaining,
+                search_seed=self.study.seed + self.earlier,  # differs from every earlier run's
+            )
+        return search_space(self.study, points=self.points)
+
+    def describe(self) -> tuple[list[str], str]:
+        """What `--dry-run --extend` prints: one JSON line per trial (bayes: one for the
+        search), and a closing sentence."""
+        study, count = self.study, self.remaining
+        if self.resume:
+            return [], f"would continue the interrupted run of {study.path.name} in {self.shown}"
+        if study.method == "bayes":
+            space = {p.path: p.describe() for p in study.params}
+            line = {"method": "bayes", "trials": count, "seeded": len(self.seeds), "space": space}
+            return [json.dumps(line, default=str)], (
+                f"bayes study {study.name!r}: {count} new trial(s) would run in {self.shown}; "
+                f"{self.already} earlier trial(s) lie in its space, {len(self.seeds)} of them "
+                f"seed the search with their {study.metric}"
+            )
+        lines = [json.dumps(p, sort_keys=True, default=str) for p in self.points]
+        return lines, (
+            f"{count} new trial(s) would run in {self.shown}; {self.already} trial(s) of "
+            f"{study.path.name} already ran there ({self.earlier} trial folder(s) in all)"
+        )
+
+    def nothing_to_do(self) -> str:
+        name = self.study.path.name
+        if self.study.method == "bayes":
+            return (
+                f"{self.already} earlier trial(s) in {self.shown} lie in the space of {name}, "
+                f"which asks for {self.study.num_samples} (run_cap): nothing to do; raise "
+                "run_cap to ask Optuna for more"
+            )
+        return f"all {self.already} trial(s) of {name} already ran in {self.shown}; nothing to do"
+
+
+def _locate(run_dir: str, shared: bool) -> tuple[Storage, str]:
+    """The storage holding the study folder `run_dir` (a path or URI), and the folder's name."""
+    text = run_dir.rstrip("/")
+    if "://" in text:
+        parent, _, name = text.rpartition("/")
+        if not urlparse(text).path.strip("/"):
+            raise ExtendError(f"--extend {run_dir}: give the study's folder, e.g. {text}/runs/demo")
+    else:
+        path = Path(text).expanduser().resolve()
+        parent, name = str(path.parent), path.name
+    return parse_storage(parent, shared=shared), name
+
+
+def _read_json(storage: Storage, name: str, file: str) -> Any:
+    from pyarrow.fs import FileType
+
+    fs, root = storage.fs_and_path()
+    path = f"{root.rstrip('/')}/{name}/{file}"
+    if fs.get_file_info(path).type != FileType.File:
+        return None
+    with fs.open_input_stream(path) as f:
+        return json.loads(f.read().decode())
+
+
+def _write_json(storage: Storage, name: str, file: str, value: Any) -> None:
+    fs, root = storage.fs_and_path()
+    with fs.open_output_stream(f"{root.rstrip('/')}/{name}/{file}") as f:
+        f.write(json.dumps(value, indent=1, sort_keys=True, default=str).encode())
+
+
+def _tune_states(storage: Storage, name: str) -> list[str]:
+    """Tune's experiment state files in the study folder (one per Tune experiment started)."""
+    import pyarrow.fs
+
+    fs, root = storage.fs_and_path()
+    selector = pyarrow.fs.FileSelector(f"{root.rstrip('/')}/{name}", allow_not_found=True)
+    return sorted(
+        i.base_name
+        for i in fs.get_file_info(selector)
+        if i.base_name.startswith("experiment_state-")
+    )
+
+
+def fingerprint(study: Study) -> dict[str, Any]:
+    return json.loads(json.dumps(study.fingerprint(), default=str))
+
+
+def _key(study: Study, config: dict[str, Any]) -> str | None:
+    try:
+        return canonical(study, config).key
+    except StudyError:  # a config this version of the code no longer accepts: never matches
+        return None
+
+
+def new_points(study: Study, earlier: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """Grid/random: the study's trials that no earlier config matches (capped at the study's
+    max_trials, which only --smoke-test sets), and how many of its trials already ran."""
+    done = {_key(study, config) for config in earlier}
+    every = plan(dataclasses.replace(study, max_trials=None)).points
+    new = [point for point in every if canonical(study, point).key not in done]
+    return new[: study.max_trials or None], len(every) - len(new)
+
+
+def _assignment(study: Study, config: dict[str, Any]) -> dict[str, Any] | None:
+    """Values of the study's parameters that make exactly the trial `config`, or None when no
+    point of the study's space makes it. A parameter the trial's model kind lacks takes its
+    first value (the middle of a range): it changes nothing, as in Optuna's own trials."""
+    target = _key(study, config)
+    if target is None:
+        return None
+    full = json.loads(target)
+    assignment = dict(study.overrides)
+    for param in study.params:
+        if param.path in study.overrides:
+            continue
+        if param.values is not None:
+            options = param.values
+        elif param.path in full:
+            options = [full[param.path]]
+        else:
+            options = param.probe_values()[1:2]
+        chosen = [v for v in options if _key(study, {**config, param.path: v}) == target]
+        if not chosen:
+            return None
+        assignment[param.path] = chosen[0]
+    return assignment if _key(study, assignment) == target else None
+
+
+def optuna_space(study: Study) -> dict[str, Any]:
+    """The bayes study's space as Optuna distributions, keyed as Tune flattens it for Optuna."""
+    from ray.tune.search.optuna import OptunaSearch
+
+    from sweeper.tune import search_space
+
+    return OptunaSearch.convert_search_space(search_space(study)[0])
+
+
+def _inside(point: dict[str, Any], space: dict[str, Any]) -> bool:
+    """Whether Optuna accepts the point as a trial of the space (every value in range)."""
+    import optuna
+
+    try:
+        optuna.trial.create_trial(params=point, distributions=space, value=0.0)
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
+def bayes_history(
+    study: Study, earlier: list[tuple[dict[str, Any], Any]]
+) -> tuple[int, list[tuple[dict[str, Any], float]]]:
+    """Of earlier (config, metric value) pairs: how many lie in the bayes study's space, and
+    the (Optuna point, value) of those with a finite value (the searcher's seeds)."""
+    space = optuna_space(study)
+    inside, seeds = 0, []
+    for config, value in earlier:
+        assignment = _assignment(study, config)
+        if assignment is None:
+            continue
+        point = {key: assignment[key.partition("/")[2]] for key in space}
+        if not _inside(point, space):
+            continue
+        inside += 1
+        if isinstance(value, int | float) and math.isfinite(value):
+            seeds.append((point, float(value)))
+    return inside, seeds
+
+
+def _continuation(study: Study, storage: Storage, name: str, shown: str, earlier: int):
+    """With --resume: the extension (or study) of this very study file that Tune saved in the
+    folder, to continue; None when there is none (the extension then starts)."""
+    if _read_json(storage, name, STUDY_RECORD) != fingerprint(study):
+        return None
+    states = _tune_states(storage, name)
+    record = (_read_json(storage, name, EXTENSIONS) or [None])[-1]
+    if record is None or record.get("study") != fingerprint(study):
+        if not states:
+            return None
+        points = [] if study.method == "bayes" else plan(study).points
+        remaining = study.num_samples if study.method == "bayes" else len(points)
+        return Extension(study, storage, shown, points, remaining, 0, 0, resume=True)
+    if not set(states) - set(record.get("tune_states_before", [])):
+        return None  # interrupted before Tune saved the extension's state: start it again
+    before = record.get("earlier_trials", earlier)
+    return Extension(
+        study, storage, shown, record["trials"], record["remaining"], 0, before, resume=True
+    )
+
+
+def _check_name(study: Study, name: str, shown: str) -> None:
+    if study.name == name:
+        return
+    hint = f"set `name: {name}` in {study.path.name} to extend it"
+    if name == f"{study.name}-smoke":
+        hint = "that folder holds a --smoke-test run: add --smoke-test"
+    elif study.name == f"{name}-smoke":
+        hint = f"--smoke-test runs go to their own folder: --extend {shown.rstrip('/')}-smoke"
+    raise ExtendError(
+        f"{study.path} is study {study.name!r}, but {shown} is the folder of study {name!r} "
+        f"(a study's folder is named after it): {hint}, or drop --extend to run it on its own"
+    )
+
+
+def prepare(study: Study, run_dir: str, *, shared: bool = False, resume: bool = False):
+    """Checks the folder and works out what the extension runs; raises ExtendError."""
+    from sweeper.outcome import resume_command
+    from sweeper.report.store import Store
+    from sweeper.report.trials import UNFINISHED, collect
+
+    storage, name = _locate(run_dir, shared)
+    store = Store(storage.study_uri(name))
+    if not store.is_dir():
+        raise ExtendError(
+            f"--extend {run_dir}: no such study folder; run the study first (without --extend)"
+        )
+    if not store.exists(STUDY_RECORD):
+        raise ExtendError(
+            f"--extend {run_dir} is not a study folder (it has no {STUDY_RECORD}): give the "
+            "folder a study ran in, e.g. runs/demo"
+        )
+    _check_name(study, name, run_dir)
+    trials = collect(store)
+    if resume:
+        found = _continuation(study, storage, name, run_dir, len(trials))
+        if found is not None:
+            return found
+    unfinished = [t.name for t in trials if t.status in UNFINISHED]
+    if unfinished:
+        which = f"{len(unfinished)} unfinished trial(s): {', '.join(unfinished[:3])}" + (
+            ", ..." if len(unfinished) > 3 else ""
+        )
+        if _read_json(storage, name, STUDY_RECORD) == fingerprint(study):
+            command = resume_command([a for a in sys.argv if a != "--dry-run"])
+            raise ExtendError(
+                f"{run_dir} holds an interrupted run of {study.path.name} ({which}); continue "
+                f"it with:\n  {command}"
+            )
+        raise ExtendError(
+            f"{run_dir} holds an interrupted study ({which}), which an extension would leave "
+            "unfinished for good; continue it first with the study file it ran:\n  python "
+            f"sweeper/run.py STUDY.yaml --resume --storage {storage.uri}\nthen extend it"
+        )
+    if study.method == "bayes":
+        earlier = [(t.config, t.final.get(study.metric)) for t in trials]
+        inside, seeds = bayes_history(study, earlier)
+        remaining = max(0, study.num_samples - inside)
+        return Extension(study, storage, run_dir, [], remaining, inside, len(trials), seeds)
+    points, already = new_points(study, [t.config for t in trials])
+    return Extension(study, storage, run_dir, points, len(points), already, len(trials))
+
+
+def record(ext: Extension) -> None:
+    """Records the extension in its folder (before Tune starts): `extensions.json` gets an
+    entry, `study.json` the new study's fingerprint (what `--resume` then compares)."""
+    name = ext.study.name
+    history = _read_json(ext.storage, name, EXTENSIONS) or []
+    history.append(
+        {
+            "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "study_file": str(ext.study.path),
+            "study": fingerprint(ext.study),
+            "replaced": _read_json(ext.storage, name, STUDY_RECORD),
+            "earlier_trials": ext.earlier,
+            "already_ran": ext.already,
+            "trials": ext.points,
+            "remaining": ext.remaining,
+            "seeded": len(ext.seeds),
+            "tune_states_before": _tune_states(ext.storage, name),
+        }
+    )
+    _write_json(ext.storage, name, EXTENSIONS, history)
+    _write_json(ext.storage, name, STUDY_RECORD, fingerprint(ext.study))
