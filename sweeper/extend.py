@@ -7,10 +7,10 @@ state is the extension's, so `--resume` continues the extension. `study.json` be
 study's fingerprint; `extensions.json` lists every extension with the fingerprint it replaced.
 
 A trial of NEW.yaml already ran when an earlier trial in the folder has the same canonical config
-(`sweeper.points.canonical`: keys its model kind lacks dropped, inert fields at their standing
-value), whichever study file ran it. Grid and random studies run the rest. A bayes study asks
-Optuna for `run_cap` trials in all: earlier trials that lie in its space count toward them, and
-those with a final metric seed the search (Optuna sees them as completed trials).
+(`sweeper.earlier`). Grid and random studies run the rest. A bayes study asks Optuna for
+`run_cap` trials in all: earlier trials that lie in its space count toward them, and those with
+a final metric seed the search (Optuna sees them as completed trials). A folder with unfinished
+trials is refused: an extension would leave them unfinished for good.
 """
 
 from __future__ import annotations
@@ -18,15 +18,15 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from sweeper.points import canonical, plan
+from sweeper.earlier import bayes_history, new_points
+from sweeper.points import plan
 from sweeper.storage import STUDY_RECORD, Storage, parse_storage
-from sweeper.study import Study, StudyError
+from sweeper.study import Study
 
 EXTENSIONS = "extensions.json"  # in the study folder: one entry per extension
 
@@ -149,87 +149,6 @@ def fingerprint(study: Study) -> dict[str, Any]:
     return json.loads(json.dumps(study.fingerprint(), default=str))
 
 
-def _key(study: Study, config: dict[str, Any]) -> str | None:
-    try:
-        return canonical(study, config).key
-    except StudyError:  # a config this version of the code no longer accepts: never matches
-        return None
-
-
-def new_points(study: Study, earlier: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
-    """Grid/random: the study's trials that no earlier config matches (capped at the study's
-    max_trials, which only --smoke-test sets), and how many of its trials already ran."""
-    done = {_key(study, config) for config in earlier}
-    every = plan(dataclasses.replace(study, max_trials=None)).points
-    new = [point for point in every if canonical(study, point).key not in done]
-    return new[: study.max_trials or None], len(every) - len(new)
-
-
-def _assignment(study: Study, config: dict[str, Any]) -> dict[str, Any] | None:
-    """Values of the study's parameters that make exactly the trial `config`, or None when no
-    point of the study's space makes it. A parameter the trial's model kind lacks takes its
-    first value (the middle of a range): it changes nothing, as in Optuna's own trials."""
-    target = _key(study, config)
-    if target is None:
-        return None
-    full = json.loads(target)
-    assignment = dict(study.overrides)
-    for param in study.params:
-        if param.path in study.overrides:
-            continue
-        if param.values is not None:
-            options = param.values
-        elif param.path in full:
-            options = [full[param.path]]
-        else:
-            options = param.probe_values()[1:2]
-        chosen = [v for v in options if _key(study, {**config, param.path: v}) == target]
-        if not chosen:
-            return None
-        assignment[param.path] = chosen[0]
-    return assignment if _key(study, assignment) == target else None
-
-
-def optuna_space(study: Study) -> dict[str, Any]:
-    """The bayes study's space as Optuna distributions, keyed as Tune flattens it for Optuna."""
-    from ray.tune.search.optuna import OptunaSearch
-
-    from sweeper.tune import search_space
-
-    return OptunaSearch.convert_search_space(search_space(study)[0])
-
-
-def _inside(point: dict[str, Any], space: dict[str, Any]) -> bool:
-    """Whether Optuna accepts the point as a trial of the space (every value in range)."""
-    import optuna
-
-    try:
-        optuna.trial.create_trial(params=point, distributions=space, value=0.0)
-    except (ValueError, TypeError):
-        return False
-    return True
-
-
-def bayes_history(
-    study: Study, earlier: list[tuple[dict[str, Any], Any]]
-) -> tuple[int, list[tuple[dict[str, Any], float]]]:
-    """Of earlier (config, metric value) pairs: how many lie in the bayes study's space, and
-    the (Optuna point, value) of those with a finite value (the searcher's seeds)."""
-    space = optuna_space(study)
-    inside, seeds = 0, []
-    for config, value in earlier:
-        assignment = _assignment(study, config)
-        if assignment is None:
-            continue
-        point = {key: assignment[key.partition("/")[2]] for key in space}
-        if not _inside(point, space):
-            continue
-        inside += 1
-        if isinstance(value, int | float) and math.isfinite(value):
-            seeds.append((point, float(value)))
-    return inside, seeds
-
-
 def _continuation(study: Study, storage: Storage, name: str, shown: str, earlier: int):
     """With --resume: the extension (or study) of this very study file that Tune saved in the
     folder, to continue; None when there is none (the extension then starts)."""
@@ -249,6 +168,16 @@ def _continuation(study: Study, storage: Storage, name: str, shown: str, earlier
     return Extension(
         study, storage, shown, record["trials"], record["remaining"], 0, before, resume=True
     )
+
+
+def extended_since(storage: Storage, study: Study) -> bool:
+    """Whether the study's folder was extended since this version of it ran there (and holds
+    another version now)."""
+    wanted = fingerprint(study)
+    if _read_json(storage, study.name, STUDY_RECORD) == wanted:
+        return False
+    history = _read_json(storage, study.name, EXTENSIONS) or []
+    return any(wanted in (entry.get("replaced"), entry.get("study")) for entry in history)
 
 
 def _check_name(study: Study, name: str, shown: str) -> None:
@@ -284,26 +213,32 @@ def prepare(study: Study, run_dir: str, *, shared: bool = False, resume: bool = 
         )
     _check_name(study, name, run_dir)
     trials = collect(store)
-    if resume:
+    unfinished = [t.name for t in trials if t.status in UNFINISHED]
+    fresh = None if unfinished else _fresh(study, storage, run_dir, trials)
+    if resume and (fresh is None or fresh.remaining):
         found = _continuation(study, storage, name, run_dir, len(trials))
         if found is not None:
             return found
-    unfinished = [t.name for t in trials if t.status in UNFINISHED]
-    if unfinished:
-        which = f"{len(unfinished)} unfinished trial(s): {', '.join(unfinished[:3])}" + (
-            ", ..." if len(unfinished) > 3 else ""
-        )
-        if _read_json(storage, name, STUDY_RECORD) == fingerprint(study):
-            command = resume_command([a for a in sys.argv if a != "--dry-run"])
-            raise ExtendError(
-                f"{run_dir} holds an interrupted run of {study.path.name} ({which}); continue "
-                f"it with:\n  {command}"
-            )
+    if fresh is not None:
+        return fresh
+    which = f"{len(unfinished)} unfinished trial(s): {', '.join(unfinished[:3])}" + (
+        ", ..." if len(unfinished) > 3 else ""
+    )
+    if _read_json(storage, name, STUDY_RECORD) == fingerprint(study):
+        command = resume_command([a for a in sys.argv if a != "--dry-run"])
         raise ExtendError(
-            f"{run_dir} holds an interrupted study ({which}), which an extension would leave "
-            "unfinished for good; continue it first with the study file it ran:\n  python "
-            f"sweeper/run.py STUDY.yaml --resume --storage {storage.uri}\nthen extend it"
+            f"{run_dir} holds an interrupted run of {study.path.name} ({which}); continue "
+            f"it with:\n  {command}"
         )
+    raise ExtendError(
+        f"{run_dir} holds an interrupted study ({which}), which an extension would leave "
+        "unfinished for good; continue it first with the study file it ran:\n  python "
+        f"sweeper/run.py STUDY.yaml --resume --storage {storage.uri}\nthen extend it"
+    )
+
+
+def _fresh(study: Study, storage: Storage, run_dir: str, trials: list) -> Extension:
+    """A new extension: the study's trials that none of the folder's `trials` ran."""
     if study.method == "bayes":
         earlier = [(t.config, t.final.get(study.metric)) for t in trials]
         inside, seeds = bayes_history(study, earlier)

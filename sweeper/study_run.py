@@ -61,7 +61,7 @@ def _preflight(args: argparse.Namespace):
     """Every check that needs no Ray; returns (study, wandb mode, storage, extension or None)
     or an exit code."""
     from sweeper import cluster
-    from sweeper.extend import prepare
+    from sweeper.extend import extended_since, prepare
     from sweeper.space import StudyError, check_before_ray
     from sweeper.storage import StorageError, check_run_dir, parse_storage, require_shared
     from sweeper.wandb_run import resolve_mode
@@ -75,6 +75,15 @@ def _preflight(args: argparse.Namespace):
             storage = extension.storage
         else:
             storage = parse_storage(args.storage, shared=args.shared_storage)
+            if args.resume and extended_since(storage, study):
+                # e.g. `make sweep` after the demo was extended: run what this version lacks
+                folder = storage.study_uri(study.name)
+                print(
+                    f"note: {folder} was extended since {study.path.name} ran in it; --resume "
+                    "runs only its trials the folder lacks, as --extend would",
+                    file=sys.stderr,
+                )
+                extension = prepare(study, folder, shared=args.shared_storage)
         if cluster.attaching(args.address):
             why = (
                 f"--address {args.address} attaches to a Ray cluster"
@@ -135,7 +144,7 @@ def _run(args: argparse.Namespace, signals: _Signals) -> int:
             extend.record(extension)
             log.info(
                 "extending %s: %d new trial(s) beside %d earlier one(s)",
-                args.extend,
+                extension.shown,
                 extension.remaining,
                 extension.earlier,
             )
@@ -167,7 +176,7 @@ def _run(args: argparse.Namespace, signals: _Signals) -> int:
     if extension is not None and extension.earlier:
         print(
             f"(the extension's trials; the report covers them and the {extension.earlier} "
-            f"earlier trial(s) in {args.extend})",
+            f"earlier trial(s) in {extension.shown})",
             file=sys.stderr,
         )
     if code != outcome.EXIT_OK:

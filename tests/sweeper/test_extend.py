@@ -14,9 +14,11 @@ from pathlib import Path
 import pytest
 
 from sweeper import cli
-from sweeper.extend import bayes_history, new_points, prepare
+from sweeper.earlier import bayes_history, new_points
+from sweeper.extend import prepare
 from sweeper.points import canonical
 from sweeper.space import load_study
+from sweeper.storage import check_run_dir, parse_storage
 from sweeper.tune import search_space
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -189,6 +191,9 @@ def test_nothing_new_is_said_and_exits_zero(tmp_path, capsys):
     assert main(path, "--extend", str(folder)) == 0  # a run, which stops before Ray
     assert "all 4 trial(s) of grid.yaml already ran" in capsys.readouterr().err
     assert prepare(load_study(path), str(folder)).remaining == 0
+    # --resume of a folder that another version of the study ran in points to --extend
+    problem = check_run_dir(parse_storage(str(folder.parent)), load_study(path), True, record=False)
+    assert f"run only this version's new trials in that folder: --extend {folder}" in problem
 
 
 TINY = """
@@ -250,9 +255,9 @@ def test_extending_a_finished_study_with_one_added_trial_runs_exactly_that_trial
     ] == [0.003, 0.01]
 
     # Both stop before Ray, so they run in this process.
-    assert main(tmp_path / "plus.yaml", "--extend", str(folder)) == 0
-    assert "all 2 trial(s) of plus.yaml already ran" in capsys.readouterr().err
-    assert main(tmp_path / "tiny.yaml", "--resume", "--storage", str(folder.parent)) == 2
-    assert f"run only this version's new trials in that folder: --extend {folder}" in (
-        capsys.readouterr().err  # the folder now holds plus.yaml's study
-    )
+    for resume in ((), ("--resume",)):
+        assert main(tmp_path / "plus.yaml", "--extend", str(folder), *resume) == 0
+        assert "all 2 trial(s) of plus.yaml already ran" in capsys.readouterr().err
+    # The folder now holds plus.yaml's study: --resume with the earlier file runs what it lacks.
+    assert main(tmp_path / "tiny.yaml", "--resume", "--storage", str(folder.parent)) == 0
+    assert "all 1 trial(s) of tiny.yaml already ran" in capsys.readouterr().err
