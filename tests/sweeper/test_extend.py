@@ -103,6 +103,10 @@ def test_bayes_history_counts_trials_in_the_space_and_seeds_optuna_with_their_me
     config = search.suggest("t1")["trial"]  # and it still proposes trials of the space
     assert config["model.kind"] in ("resnet", "multi_gaze")
     assert 1e-4 <= config["train.learning_rate"] <= 1e-2
+    # Per-epoch results lack the final metric (adv_acc); only the last one carries it.
+    search.on_trial_result("t1", {"training_iteration": 1, "val/clean_acc": 0.5})
+    search.on_trial_complete("t1", {"training_iteration": 2, "adv_acc": 0.4})
+    assert [t.value for t in search._ot_study.get_trials()] == [0.30, 0.4]
 
 
 def main(*args) -> int:
