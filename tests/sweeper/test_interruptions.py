@@ -113,8 +113,10 @@ def test_interrupt_kill_and_resume(tmp_path):
         done = P.wait_for("a finished trial", first_trial_done, 400, second, log)
         os.kill(second.pid, signal.SIGKILL)
         second.wait(timeout=30)
-        [other] = [t for t in run_dir.glob("trial_*") if t != done]
-        assert (P.results(other) or [{}])[-1].get(M.STATUS) is None, "killed too late"
+        others = [t for t in run_dir.glob("trial_*") if t != done]  # none: not started yet
+        assert len(others) <= 1, others
+        for other in others:
+            assert (P.results(other) or [{}])[-1].get(M.STATUS) is None, "killed too late"
         P.end_group(second.pid)  # Ray 2.60 leaves the dead driver's agents running: end them
         before = (done / "result.json").read_text()
         wandb_before = sorted(done.glob("wandb/*run-*"))
