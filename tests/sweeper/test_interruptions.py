@@ -82,13 +82,13 @@ def test_interrupt_kill_and_resume(tmp_path):
         return procs[-1], log
 
     try:
-        # 1. Ctrl-C once Tune has written tuner.pkl, before any trial has started (and often
-        # before Tune's first experiment state: --resume must then start afresh), or, where the
-        # storage shows tuner.pkl late, as soon as the first trial's folder appears.
+        # 1. Ctrl-C as the study starts Ray and Tune, before any trial has started (and often
+        # before Tune's first experiment state: --resume must then start afresh). Waiting for
+        # tuner.pkl instead let a fast study finish before the signal under load.
         first, log = launch(cmd, "ctrl-c")
 
-        def started() -> bool:
-            return (run_dir / "tuner.pkl").exists() or any(run_dir.glob("trial_*"))
+        def started() -> bool:  # the study's record is written just before Ray starts
+            return (run_dir / "study.json").exists()
 
         P.wait_for("Tune to start", started, 240, first, log)
         first.send_signal(signal.SIGINT)
