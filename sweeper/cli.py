@@ -16,19 +16,10 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from pathlib import Path
 
 from sweeper.tune_defaults import DEFAULT_MAX_FAILURES
 
 log = logging.getLogger("sweeper")
-
-
-def project_dirs() -> list[Path]:
-    """Where a study path is looked up after the working directory."""
-    import sweeper
-
-    here = Path(sweeper.__file__).resolve().parent.parent
-    return [here] if (here / "search_spaces").is_dir() else []
 
 
 def _non_negative(text: str) -> int:

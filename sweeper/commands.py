@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from sweeper.outcome import EXIT_BAD_INPUT, EXIT_OK
 from sweeper.study import Study
@@ -18,7 +19,6 @@ def error(message: str) -> int:
 
 def load(args: argparse.Namespace) -> Study:
     """The study the command line names (its smoke variant with --smoke-test); StudyError."""
-    from sweeper.cli import project_dirs
     from sweeper.space import load_study
 
     roots = project_dirs()
@@ -100,3 +100,11 @@ def _dry_run_extension(args: argparse.Namespace) -> int:
         print(line)
     print(closing, file=sys.stderr)
     return EXIT_OK
+
+
+def project_dirs() -> list[Path]:
+    """Where a study path is looked up after the working directory."""
+    import sweeper
+
+    here = Path(sweeper.__file__).resolve().parent.parent
+    return [here] if (here / "search_spaces").is_dir() else []

@@ -20,6 +20,7 @@ directory keeps the last KEEP_LAST epochs plus the best one.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import types
 from pathlib import Path
@@ -161,6 +162,14 @@ def restore(path: Path, variables: dict[str, Any], prefixes: tuple[str, ...] = (
             )
         for name in wanted:
             variables[name].assign(saved[name])
+
+
+def write_state(path: Path, state: dict[str, Any]) -> None:
+    """Replaces the state of an existing checkpoint atomically (the evaluation's final step
+    records its result in the last epoch's checkpoint)."""
+    tmp = path / f".{STATE}.tmp"
+    tmp.write_text(json.dumps(state, indent=1))
+    os.replace(tmp, path / STATE)
 
 
 def read_state(path: Path) -> dict[str, Any]:

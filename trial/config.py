@@ -200,7 +200,10 @@ def _unknown_key_hint(section: str, key: str, names: list[str]) -> str:
             for field in dataclasses.fields(config_of(name)):
                 if field.name != selector:
                     owners.setdefault(field.name, []).append(name)
-    owned_by = lambda k: f"{section}.{selector} {', '.join(owners[k])}"  # noqa: E731
+
+    def owned_by(key: str) -> str:
+        return f"{section}.{selector} {', '.join(owners[key])}"
+
     if key in owners:
         return f"; {section}.{key} is a key of {owned_by(key)}"
     close = difflib.get_close_matches(key, [*names, *owners], n=1, cutoff=0.7)

@@ -17,10 +17,8 @@ the gaze metrics over epochs (`gaze_metrics.png`, reported as `artifact/gaze_met
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import math
-import os
 import shutil
 import time
 from pathlib import Path
@@ -277,9 +275,7 @@ class Trial:
             metrics.update(evaluator.result())
             metrics[M.STATUS] = self.state["status"] = "completed"
             self.state["history"].append(metrics)
-            state = json.dumps(self.state, indent=1)
-            (ckpt / ".state.json.tmp").write_text(state)
-            os.replace(ckpt / ".state.json.tmp", ckpt / C.STATE)
+            C.write_state(ckpt, self.state)
         return metrics, ckpt
 
     def look(self, epoch: int) -> dict[str, Any]:
