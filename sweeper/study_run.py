@@ -36,7 +36,12 @@ class _Signals:
 
     def _on_sigterm(self, signum, frame) -> None:
         self.terminated = True
-        signal.raise_signal(signal.SIGINT)
+        # Whatever Ctrl-C does now (Tune's handler inside `fit`), even when the driver was
+        # started with SIGINT ignored (`cmd &` in a script): then it ends the study directly.
+        on_ctrl_c = signal.getsignal(signal.SIGINT)
+        if not callable(on_ctrl_c):
+            raise KeyboardInterrupt
+        on_ctrl_c(signal.SIGINT, frame)
 
     @property
     def code(self) -> int:

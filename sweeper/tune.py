@@ -17,6 +17,7 @@ from typing import Any
 from ray import tune
 from ray.tune.search.optuna import OptunaSearch
 
+from sweeper.history import KeepHistory
 from sweeper.points import plan, trial_points
 from sweeper.storage import Storage
 from sweeper.study import Study
@@ -193,7 +194,7 @@ def run_study(
             checkpoint_config=tune.CheckpointConfig(num_to_keep=2, checkpoint_frequency=1),
             failure_config=tune.FailureConfig(max_failures=max_failures),
             sync_config=tune.SyncConfig(sync_artifacts=True),
-            callbacks=[progress, *(callbacks or [])],
+            callbacks=[progress, KeepHistory(), *(callbacks or [])],
             verbose=1 if verbose else 0,  # Ray's wide table only with --verbose
         ),
     )

@@ -53,11 +53,23 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    """A suite started in the background of a script (`make test &`, CI) ignores SIGINT, and
+    its children would inherit that; a driver the user starts at a terminal does not."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(cmd: list[str], log: Path, env: dict[str, str], cwd: Path) -> subprocess.Popen:
-    """Starts `cmd` in a session of its own, output to `log`."""
+    """Starts `cmd` in a session of its own, output to `log`, Ctrl-C as at a terminal."""
     with log.open("wb") as out:
         return subprocess.Popen(
-            cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd, start_new_session=True
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
+            preexec_fn=_ctrl_c_as_in_a_terminal,
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import signal
 import sys
 from types import SimpleNamespace
 
@@ -127,3 +128,25 @@ def test_an_address_where_no_cluster_answers_is_named(study, tmp_path, capsys):
     err = capsys.readouterr().err
     assert f"nothing answers at 127.0.0.1:{port}" in err and "ray start --head" in err
     assert not runs.exists()
+
+
+@pytest.mark.parametrize("ctrl_c", ["tune", signal.SIG_IGN, signal.SIG_DFL])
+def test_sigterm_on_the_driver_does_what_ctrl_c_does_even_when_ctrl_c_is_ignored(ctrl_c):
+    """Tune's handler inside `fit`; KeyboardInterrupt otherwise, also with SIGINT ignored (a
+    driver started by `cmd &` in a script inherits that); the exit code then says SIGTERM."""
+    from sweeper.study_run import _Signals
+
+    seen = []
+    handler = (lambda signum, frame: seen.append(signum)) if ctrl_c == "tune" else ctrl_c
+    before = signal.signal(signal.SIGINT, handler)
+    signals = _Signals()
+    try:
+        if ctrl_c == "tune":
+            signals._on_sigterm(signal.SIGTERM, None)
+            assert seen == [signal.SIGINT]
+        else:
+            with pytest.raises(KeyboardInterrupt):
+                signals._on_sigterm(signal.SIGTERM, None)
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert signals.code == outcome.EXIT_TERMINATED != outcome.EXIT_INTERRUPTED
