@@ -35,6 +35,17 @@ def batch_workers() -> int:
     return min(4, workers())
 
 
+def _fed(ds: tf.data.Dataset) -> tf.data.Dataset:
+    """The training pipeline's end: `PREFETCH` batches ahead, and no tf.data autotuning. Its
+    knobs are fixed here anyway, and its optimiser thread made releasing an epoch's iterator
+    block for about 4 s while the model trained (measured on 2 cores: bench/data.py)."""
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return ds.prefetch(PREFETCH).with_options(options)
+
+
 class Batch(NamedTuple):
     """One batch of a split: float32 images in [0, 1], int32 labels, object centres or None."""
 
@@ -135,7 +146,7 @@ class StoreView(Examples):
         steps = len(self) // batch_size
         ds = tf.data.Dataset.range(steps)
         ds = ds.map(call, num_parallel_calls=batch_workers(), deterministic=True)
-        return ds.prefetch(PREFETCH)
+        return _fed(ds)
 
 
 class SourceView(Examples):
@@ -174,7 +185,7 @@ class SourceView(Examples):
         ds = self.source.shuffled(self.indices, seed)
         ds = ds.batch(batch_size, drop_remainder=True).enumerate()
         ds = ds.map(call, num_parallel_calls=batch_workers(), deterministic=True)
-        return ds.prefetch(PREFETCH)
+        return _fed(ds)
 
 
 class StreamSplit:
