@@ -8,8 +8,10 @@ leaves about half of a probe batch robust, and ART's PGD must then leave between
 the test images robust (asserted in the output, so the comparison is not vacuous). Reported:
 
 - `pgd.ratio`: attacked images/s of our L∞ PGD-10 over ART's `ProjectedGradientDescent` with the
-  same settings (ε, step 2.5ε/10, one random start, batch 256), with both robust accuracies
-  (ours must be no higher); target >= 5.
+  same settings (ε, step 2.5ε/10, one random start, batch 256); target >= 5. Strength: with one
+  random start each, the two robust accuracies differ by a few images from the draws alone, so
+  ours must be no higher than ART's on the deterministic variant (no random start: the same
+  iterates, where ours keeps the first misclassified one); the random-start pair is reported.
 - `apgd.ratio`: the same for our APGD-CE against ART's `AutoProjectedGradientDescent` (CE loss,
   one start, step 2ε, the same iterations); target >= 5.
 - `step_ratio`: one PGD step on a whole batch (the marginal cost of 10 more steps, without
@@ -19,8 +21,10 @@ Our attacks stop spending passes on examples they have already misclassified (th
 misclassified point is what they return either way); ART's PGD computes every step for every
 example, its APGD every step for every example that was correct when it started.
 
-Times are steady state (a warm-up call first). ART runs eagerly and copies to numpy every step;
-both attack the same test images in batches of 256.
+Times are steady state (a warm-up call first), the best of `--repeats` runs of each attack (load
+from elsewhere only ever slows a run down). ART runs eagerly and copies to numpy every step; both
+attack the same test images in batches of 256. The model is trained from a fixed seed, so runs
+of the benchmark attack the same model.
 """
 
 from __future__ import annotations
@@ -36,13 +40,27 @@ PGD_STEPS = 10
 
 
 def _timed(fn, repeats: int = 1):
+    """(the last output, the mean time of `repeats` calls)."""
     started = time.perf_counter()
     for _ in range(repeats):
         out = fn()
     return out, (time.perf_counter() - started) / repeats
 
 
+def _best(fn, repeats: int):
+    """(the last output, the shortest time of `repeats` calls)."""
+    times = []
+    for _ in range(repeats):
+        out, seconds = _timed(fn)
+        times.append(seconds)
+    return out, min(times)
+
+
 def _train(quick: bool):
+    """The attacked model, trained from a fixed seed: its robustness decides how much early
+    exit saves, so runs of the benchmark must attack the same model to be comparable."""
+    import keras
+
     import models
     from trial import train as T
     from trial.config import TrialConfig
@@ -61,6 +79,7 @@ def _train(quick: bool):
             "train.batch_size": 128,
         }
     )
+    keras.utils.set_random_seed(cfg.seed)
     data = load(cfg.data)
     model = models.build(cfg.model, data.input_shape, data.num_classes)
     steps = data.train_size // cfg.train.batch_size
@@ -95,7 +114,7 @@ def _pick_eps(target, x, y) -> float:
     return best
 
 
-def run(quick: bool = False, batch: int = 256) -> dict:
+def run(quick: bool = False, batch: int = 256, repeats: int = 2) -> dict:
     import keras
     import tensorflow as tf
     from art.attacks.evasion import AutoProjectedGradientDescent, ProjectedGradientDescent
@@ -126,32 +145,43 @@ def run(quick: bool = False, batch: int = 256) -> dict:
     out: dict = {"eps": eps, "n_test": len(y), "batch": batch, "clean_acc": None}
     out["clean_acc"] = float(target.correctness(x, y).mean())
 
-    ours = PGD(target, threat, steps=PGD_STEPS, seed=0)
-    ours(x[:batch], y[:batch])  # warm-up: trace and compile
-    ours_adv, ours_s = _timed(lambda: _in_batches(ours, x, y, batch))
-    art = ProjectedGradientDescent(
-        classifier,
-        norm=np.inf,
-        eps=eps,
-        eps_step=2.5 * eps / PGD_STEPS,
-        max_iter=PGD_STEPS,
-        num_random_init=1,
-        batch_size=batch,
-        verbose=False,
-    )
-    art.generate(x[:8], y=onehot[:8])  # warm-up
-    art_adv, art_s = _timed(lambda: art.generate(x, y=onehot))
+    def pgd_pair(random_start: bool):
+        ours = PGD(target, threat, steps=PGD_STEPS, seed=0, random_start=random_start)
+        ours(x[:batch], y[:batch])  # warm-up: trace and compile
+        art = ProjectedGradientDescent(
+            classifier,
+            norm=np.inf,
+            eps=eps,
+            eps_step=2.5 * eps / PGD_STEPS,
+            max_iter=PGD_STEPS,
+            num_random_init=int(random_start),
+            batch_size=batch,
+            verbose=False,
+        )
+        art.generate(x[:8], y=onehot[:8])  # warm-up
+        times = repeats if random_start else 1
+        ours_adv, ours_s = _best(lambda: _in_batches(ours, x, y, batch), times)
+        art_adv, art_s = _best(lambda: art.generate(x, y=onehot), times)
+        return (ours_s, _robust(target, ours_adv, x, y)), (
+            art_s,
+            _robust(target, art_adv.astype(np.float32), x, y),
+        )
+
+    (ours_s, ours_acc), (art_s, art_acc) = pgd_pair(random_start=True)
+    (_, ours_fixed), (_, art_fixed) = pgd_pair(random_start=False)
     out["pgd"] = {
         "ours_images_per_s": len(y) / ours_s,
         "art_images_per_s": len(y) / art_s,
-        "ours_robust_acc": _robust(target, ours_adv, x, y),
-        "art_robust_acc": _robust(target, art_adv.astype(np.float32), x, y),
+        "ours_robust_acc": ours_acc,
+        "art_robust_acc": art_acc,
+        "ours_robust_acc_no_random_start": ours_fixed,
+        "art_robust_acc_no_random_start": art_fixed,
     }
     out["pgd"]["ratio"] = out["pgd"]["ours_images_per_s"] / out["pgd"]["art_images_per_s"]
 
     ours_apgd = APGD(target, threat, steps=iters, loss="ce", seed=0)
     ours_apgd(x[:batch], y[:batch])
-    apgd_adv, apgd_s = _timed(lambda: _in_batches(ours_apgd, x, y, batch))
+    apgd_adv, apgd_s = _best(lambda: _in_batches(ours_apgd, x, y, batch), repeats)
     art_apgd = AutoProjectedGradientDescent(
         classifier,
         norm=np.inf,
@@ -164,7 +194,7 @@ def run(quick: bool = False, batch: int = 256) -> dict:
         verbose=False,
     )
     art_apgd.generate(x[:8], y=onehot[:8])
-    art_apgd_adv, art_apgd_s = _timed(lambda: art_apgd.generate(x, y=onehot))
+    art_apgd_adv, art_apgd_s = _best(lambda: art_apgd.generate(x, y=onehot), repeats)
     out["apgd"] = {
         "iterations": iters,
         "ours_images_per_s": len(y) / apgd_s,
@@ -191,7 +221,8 @@ def run(quick: bool = False, batch: int = 256) -> dict:
     out["targets"] = {"pgd.ratio": ">= 5", "apgd.ratio": ">= 5", "step_ratio": "<= 1.2"}
     out["met"] = {
         "pgd": out["pgd"]["ratio"] >= 5
-        and out["pgd"]["ours_robust_acc"] <= out["pgd"]["art_robust_acc"],
+        and out["pgd"]["ours_robust_acc_no_random_start"]
+        <= out["pgd"]["art_robust_acc_no_random_start"],
         "apgd": out["apgd"]["ratio"] >= 5
         and out["apgd"]["ours_robust_acc"] <= out["apgd"]["art_robust_acc"],
         "step_ratio": out["step_ratio"] <= 1.2,
@@ -205,8 +236,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--quick", action="store_true", help="tiny model and data (tests)")
+    parser.add_argument(
+        "--repeats", type=int, default=0, help="timed runs per attack (best kept); 0 = 2, quick 1"
+    )
     args = parser.parse_args(argv)
-    result = run(quick=args.quick, batch=64 if args.quick else 256)
+    if args.repeats < 0:
+        parser.error(f"--repeats={args.repeats} must be >= 0 (0 = the default)")
+    repeats = args.repeats or (1 if args.quick else 2)
+    result = run(quick=args.quick, batch=64 if args.quick else 256, repeats=repeats)
     if args.json:
         print(json.dumps(result))
     else:
