@@ -114,11 +114,40 @@ def _pick_eps(target, x, y) -> float:
     return best
 
 
+def art_classifier(model, input_shape: tuple, classes: int = 10):
+    """ART's view of a Keras model that returns logits (cross-entropy on integer labels)."""
+    import keras
+    from art.estimators.classification import TensorFlowV2Classifier
+
+    return TensorFlowV2Classifier(
+        model,
+        nb_classes=classes,
+        input_shape=tuple(input_shape),
+        clip_values=(0.0, 1.0),
+        loss_object=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+
+
+def art_pgd(classifier, eps: float, steps: int, *, random_starts: int, batch: int):
+    """ART's L∞ PGD with our PGD's defaults: step 2.5 ε / steps."""
+    from art.attacks.evasion import ProjectedGradientDescent
+
+    return ProjectedGradientDescent(
+        classifier,
+        norm=np.inf,
+        eps=eps,
+        eps_step=2.5 * eps / steps,
+        max_iter=steps,
+        num_random_init=random_starts,
+        batch_size=batch,
+        verbose=False,
+    )
+
+
 def run(quick: bool = False, batch: int = 256, repeats: int = 2) -> dict:
     import keras
     import tensorflow as tf
-    from art.attacks.evasion import AutoProjectedGradientDescent, ProjectedGradientDescent
-    from art.estimators.classification import TensorFlowV2Classifier
+    from art.attacks.evasion import AutoProjectedGradientDescent
 
     from attacks import APGD, PGD, Target, ThreatModel
     from trial.train import logits_fn
@@ -134,13 +163,7 @@ def run(quick: bool = False, batch: int = 256, repeats: int = 2) -> dict:
         def call(self, inputs):
             return model(inputs, training=False)["logits"]
 
-    classifier = TensorFlowV2Classifier(
-        Logits(),
-        nb_classes=10,
-        input_shape=x.shape[1:],
-        clip_values=(0.0, 1.0),
-        loss_object=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-    )
+    classifier = art_classifier(Logits(), x.shape[1:])
     onehot = np.eye(10, dtype=np.float32)[y]
     out: dict = {"eps": eps, "n_test": len(y), "batch": batch, "clean_acc": None}
     out["clean_acc"] = float(target.correctness(x, y).mean())
@@ -148,16 +171,7 @@ def run(quick: bool = False, batch: int = 256, repeats: int = 2) -> dict:
     def pgd_pair(random_start: bool):
         ours = PGD(target, threat, steps=PGD_STEPS, seed=0, random_start=random_start)
         ours(x[:batch], y[:batch])  # warm-up: trace and compile
-        art = ProjectedGradientDescent(
-            classifier,
-            norm=np.inf,
-            eps=eps,
-            eps_step=2.5 * eps / PGD_STEPS,
-            max_iter=PGD_STEPS,
-            num_random_init=int(random_start),
-            batch_size=batch,
-            verbose=False,
-        )
+        art = art_pgd(classifier, eps, PGD_STEPS, random_starts=int(random_start), batch=batch)
         art.generate(x[:8], y=onehot[:8])  # warm-up
         times = repeats if random_start else 1
         ours_adv, ours_s = _best(lambda: _in_batches(ours, x, y, batch), times)

@@ -3,7 +3,6 @@ the test, EOT on a model that is random at inference, and the evaluator's own gu
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -20,28 +19,11 @@ def _robust(target: Target, adv, x, y) -> float:
 
 
 def test_no_weaker_than_art_and_apgd_no_weaker_than_pgd(digits):
-    from art.attacks.evasion import ProjectedGradientDescent
-    from art.estimators.classification import TensorFlowV2Classifier
+    from bench.attack import art_classifier, art_pgd
 
     model, x, y = digits
     target = Target(model)
-    classifier = TensorFlowV2Classifier(
-        model,
-        nb_classes=10,
-        input_shape=(8, 8, 1),
-        clip_values=(0.0, 1.0),
-        loss_object=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-    )
-    art = ProjectedGradientDescent(
-        classifier,
-        norm=np.inf,
-        eps=EPS,
-        eps_step=2.5 * EPS / STEPS,
-        max_iter=STEPS,
-        num_random_init=1,
-        batch_size=len(y),
-        verbose=False,
-    )
+    art = art_pgd(art_classifier(model, (8, 8, 1)), EPS, STEPS, random_starts=1, batch=len(y))
     art_acc = _robust(target, art.generate(x, y=np.eye(10)[y]).astype(np.float32), x, y)
     assert 0.2 <= art_acc <= 0.8, f"ART's robust accuracy {art_acc} makes the comparison void"
     threat = ThreatModel("linf", EPS)
