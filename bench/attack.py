@@ -246,7 +246,7 @@ def run(quick: bool = False, batch: int = 256, repeats: int = 2) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m bench.attack", description=__doc__.split("\n")[0]
+        allow_abbrev=False, prog="python -m bench.attack", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--quick", action="store_true", help="tiny model and data (tests)")

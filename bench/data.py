@@ -272,6 +272,7 @@ def memory(args, roots: dict[int, Path]) -> dict:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
+        allow_abbrev=False,
         prog="python -m bench.data",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,

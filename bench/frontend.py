@@ -149,7 +149,9 @@ def run(batch: int = 16, size: int = 320, repeats: int = 5, jit_compile: bool = 
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.frontend", allow_abbrev=False, description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--size", type=int, default=320)

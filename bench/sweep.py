@@ -142,7 +142,9 @@ def run(trials: int, epochs: int, train_size: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.sweep", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(
+        allow_abbrev=False, prog="python -m bench.sweep", description=__doc__.split("\n")[0]
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--trials", type=int, default=8)
     p.add_argument("--epochs", type=int, default=4)
