@@ -13,7 +13,6 @@ the target first (the usual ImageNet practice; every image then shows its whole 
 
 from __future__ import annotations
 
-import os
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from trial.data.sources import Source
+from trial.data.splits import workers
 from trial.data.stores import Chunk
 
 
@@ -69,14 +69,6 @@ def fit(im: Any, size: int, resize: str) -> Any:
     w, h = im.size
     left, top = (w - size) // 2, (h - size) // 2
     return im.crop((left, top, left + size, top + size))
-
-
-def workers() -> int:
-    """Decoding threads: the cores this process may use (at most 8)."""
-    try:
-        return max(1, min(8, len(os.sched_getaffinity(0))))
-    except AttributeError:  # not Linux
-        return max(1, min(8, os.cpu_count() or 1))
 
 
 class FileSource(Source):

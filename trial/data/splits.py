@@ -10,6 +10,7 @@ same call gives the same batches in any process, which exact resume relies on.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -27,11 +28,17 @@ if TYPE_CHECKING:
 PREFETCH = 2  # batches ready ahead of the model: enough to hide the pipeline, bounded memory
 
 
+def workers() -> int:
+    """Decoding threads: the cores this process may use (at most 8)."""
+    try:
+        return max(1, min(8, len(os.sched_getaffinity(0))))
+    except AttributeError:  # not Linux
+        return max(1, min(8, os.cpu_count() or 1))
+
+
 def batch_workers() -> int:
     """Batches made in parallel: the cores this process may use, at most 4 (one core already
     makes ~2,000 augmented 320 px images/s); fixed, so memory in flight is too."""
-    from trial.data.images import workers
-
     return min(4, workers())
 
 
