@@ -78,7 +78,7 @@ class KeepHistory(Callback):
             if not local.exists():
                 continue
             text = cut(local.read_text(errors="replace"), last)
-            local.write_text(text)
+            local.write_text(text)  # what the loggers append to when storage has no copy
             remote = f"{trial.storage.trial_fs_path}/{name}"
             try:
                 with trial.storage.storage_filesystem.open_output_stream(remote) as out:

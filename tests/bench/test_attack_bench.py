@@ -18,12 +18,9 @@ def test_attack_bench_reports_ratios_against_art(capsys):
         assert part["ratio"] == pytest.approx(part["ours_images_per_s"] / part["art_images_per_s"])
         assert 0.0 <= part["ours_robust_acc"] <= record["clean_acc"] + 1e-9
         assert 0.0 <= part["art_robust_acc"] <= record["clean_acc"] + 1e-9
-    for key in ("ours_robust_acc_no_random_start", "art_robust_acc_no_random_start"):
-        assert 0.0 <= record["pgd"][key] <= record["clean_acc"] + 1e-9
-    strength = (
-        record["pgd"]["ours_robust_acc_no_random_start"]
-        <= (record["pgd"]["art_robust_acc_no_random_start"])
-    )
-    assert record["met"]["pgd"] == (record["pgd"]["ratio"] >= 5 and strength)
+    pgd = record["pgd"]
+    ours, art = pgd["ours_robust_acc_no_random_start"], pgd["art_robust_acc_no_random_start"]
+    assert 0.0 <= ours <= record["clean_acc"] + 1e-9 and 0.0 <= art <= record["clean_acc"] + 1e-9
+    assert record["met"]["pgd"] == (pgd["ratio"] >= 5 and ours <= art)
     assert record["step_ratio"] > 0 and record["n_test"] == 128
     assert record["met"]["step_ratio"] == (record["step_ratio"] <= 1.2)

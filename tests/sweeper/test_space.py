@@ -22,26 +22,31 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
+def study_of(tmp_path: Path, text: str):
+    """The study a study file holding `text` loads as."""
+    return load_study(write(tmp_path, text))
+
+
 @pytest.mark.parametrize("path", STUDIES, ids=lambda p: p.name)
 def test_every_shipped_study_validates(path):
     study = load_study(path)
     if study.method != "bayes":
-        for point in trial_points(study):
+        points = trial_points(study)
+        assert points, f"{path.name} implies no trial"
+        for point in points:
             TrialConfig.from_dict(point)
 
 
 def test_grid_points_are_deduplicated(tmp_path):
-    study = load_study(
-        write(
-            tmp_path,
-            """
+    study = study_of(
+        tmp_path,
+        """
 method: grid
 parameters:
   model.kind: {values: [resnet]}
   model.width: {values: [8, 16, 8]}
   attack.eps: {values: [8/255, 0.03137254901960784]}
 """,
-        )
     )
     points = trial_points(study)
     assert [p["model.width"] for p in points] == [8, 16]
@@ -57,9 +62,9 @@ parameters:
   train.learning_rate: {{distribution: log_uniform_values, min: 1e-4, max: 1e-2}}
   model.width: {{distribution: int_uniform, min: 4, max: 32}}
 """
-    a = trial_points(load_study(write(tmp_path, text.format(seed=1))))
-    b = trial_points(load_study(write(tmp_path, text.format(seed=1))))
-    c = trial_points(load_study(write(tmp_path, text.format(seed=2))))
+    a = trial_points(study_of(tmp_path, text.format(seed=1)))
+    b = trial_points(study_of(tmp_path, text.format(seed=1)))
+    c = trial_points(study_of(tmp_path, text.format(seed=2)))
     assert a == b != c and len(a) == 5
     assert all(1e-4 <= p["train.learning_rate"] <= 1e-2 and 4 <= p["model.width"] <= 32 for p in a)
 
@@ -115,7 +120,7 @@ parameters:
 )
 def test_bad_studies_fail_with_a_named_problem(tmp_path, text, needle):
     with pytest.raises(StudyError, match=needle):
-        load_study(write(tmp_path, text))
+        study_of(tmp_path, text)
 
 
 def test_missing_file_says_where_it_looked():
@@ -167,16 +172,14 @@ def test_bad_study_fails_fast_without_ray(tmp_path):
 
 
 def test_keys_a_kind_lacks_are_dropped_before_deduplication(tmp_path):
-    study = load_study(
-        write(
-            tmp_path,
-            """
+    study = study_of(
+        tmp_path,
+        """
 method: grid
 parameters:
   model.kind: {values: [resnet, multi_gaze]}
   model.gaze_l2: {values: [0.0, 0.01]}
 """,
-        )
     )
     points = trial_points(study)
     assert points == [
@@ -207,10 +210,9 @@ def test_handover_runs_each_functionally_distinct_trial_once():
 
 
 def test_random_search_over_few_points_runs_each_once(tmp_path):
-    study = load_study(
-        write(
-            tmp_path,
-            """
+    study = study_of(
+        tmp_path,
+        """
 method: random
 run_cap: 8
 parameters:
@@ -219,7 +221,6 @@ parameters:
   model.shared: {values: [true, false]}
   model.width: {values: [8, 16]}
 """,
-        )
     )
     trials = plan(study)
     assert sorted(p["model.width"] for p in trials.points) == [8, 16]
@@ -227,33 +228,29 @@ parameters:
 
 
 def test_random_samples_never_repeat_a_trial(tmp_path):
-    study = load_study(
-        write(
-            tmp_path,
-            """
+    study = study_of(
+        tmp_path,
+        """
 method: random
 run_cap: 20
 parameters:
   model.width: {distribution: int_uniform, min: 1, max: 30}
 """,
-        )
     )
     widths = [p["model.width"] for p in trial_points(study)]
     assert len(widths) == 20 == len(set(widths))
 
 
 def test_bayes_probe_covers_every_value_and_both_ends(tmp_path):
-    study = load_study(
-        write(
-            tmp_path,
-            """
+    study = study_of(
+        tmp_path,
+        """
 method: bayes
 parameters:
   model.kind: {values: [resnet, multi_gaze, retinal]}
   train.learning_rate: {distribution: log_uniform_values, min: 1e-4, max: 1e-2}
   model.width: {distribution: int_uniform, min: 4, max: 12}
 """,
-        )
     )
     probes = plan(study).points
     assert {p["model.kind"] for p in probes} == {"resnet", "multi_gaze", "retinal"}
@@ -263,17 +260,15 @@ parameters:
 
 
 def test_bayes_configs_are_built_before_ray(tmp_path):
-    study = load_study(
-        write(
-            tmp_path,
-            """
+    study = study_of(
+        tmp_path,
+        """
 method: bayes
 parameters:
   model.kind: {values: [resnet, cortical]}
   data.image_size: {value: 12}
   data.digit_size: {value: 8}
 """,
-        )
     )
     with pytest.raises(StudyError, match="cortical.*does not build its model.*multiple of 8"):
         check_before_ray(study)
@@ -289,16 +284,14 @@ def test_every_dataset_is_checked_before_ray(tmp_path, monkeypatch):
         raise ValueError(f"{cfg.name} not found in /nowhere; prepare it with tfds")
 
     monkeypatch.setattr(data, "check", missing)
-    study = load_study(
-        write(
-            tmp_path,
-            """
+    study = study_of(
+        tmp_path,
+        """
 method: grid
 parameters:
   data.name: {values: [cluttered_digits, cifar10]}
   train.learning_rate: {values: [0.001, 0.01]}
 """,
-        )
     )
     problems = check_before_ray(study)
     assert seen == ["cluttered_digits", "cifar10"]  # each distinct dataset, once
@@ -344,16 +337,14 @@ parameters:
 )
 def test_more_bad_studies_fail_with_a_named_problem(tmp_path, text, needle):
     with pytest.raises(StudyError, match=needle):
-        load_study(write(tmp_path, text))
+        study_of(tmp_path, text)
 
 
 def test_resources_budgets_and_concurrency_are_read(tmp_path):
-    study = load_study(
-        write(
-            tmp_path,
-            "method: grid\nparameters: {seed: {value: 1}}\nresources: {cpu: 1, gpu: 0.5}\n"
-            "max_concurrent_trials: 2\ntime_budget_s: {study: 3600, trial: 600}\n",
-        )
+    study = study_of(
+        tmp_path,
+        "method: grid\nparameters: {seed: {value: 1}}\nresources: {cpu: 1, gpu: 0.5}\n"
+        "max_concurrent_trials: 2\ntime_budget_s: {study: 3600, trial: 600}\n",
     )
     assert study.resources == {"cpu": 1.0, "gpu": 0.5}
     assert study.max_concurrent_trials == 2
