@@ -89,8 +89,11 @@ def _grid_assignments(study: Study) -> list[dict[str, Any]]:
     return [dict(zip(names, combo, strict=True)) for combo in combos]
 
 
-def _distinct(study: Study, assignments) -> tuple[list[dict[str, Any]], int, set[str]]:
-    """Distinct trials in order of first appearance, how many repeats, and which keys merged."""
+def _distinct(
+    study: Study, assignments, wanted: int | None = None
+) -> tuple[list[dict[str, Any]], int, set[str]]:
+    """Distinct trials in order of first appearance (stopping at `wanted`), how many repeats,
+    and which keys merged."""
     points, seen, repeats, merged = [], set(), 0, set()
     for assignment in assignments:
         point = canonical(study, {**assignment, **study.overrides})
@@ -100,6 +103,8 @@ def _distinct(study: Study, assignments) -> tuple[list[dict[str, Any]], int, set
             continue
         seen.add(point.key)
         points.append(point.values)
+        if len(points) == wanted:
+            break
     return points, repeats, merged
 
 
@@ -133,18 +138,9 @@ def _random(study: Study) -> Plan:
                 ],
             )
     rng = np.random.default_rng(study.seed)
-    points: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    draws, repeats = 0, 0
-    while len(points) < wanted and draws < 50 * wanted + 100:
-        draws += 1
-        assignment = {**{p.path: p.sample(rng) for p in study.params}, **study.overrides}
-        point = canonical(study, assignment)
-        if point.key in seen:
-            repeats += 1
-            continue
-        seen.add(point.key)
-        points.append(point.values)
+    samples = ({p.path: p.sample(rng) for p in study.params} for _ in range(50 * wanted + 100))
+    points, repeats, _ = _distinct(study, samples, wanted)
+    draws = len(points) + repeats
     notes = (
         [f"{repeats} repeated draw(s) skipped; each distinct trial runs once"] if repeats else []
     )
