@@ -25,7 +25,7 @@ from urllib.parse import urlparse
 
 from sweeper.earlier import bayes_history, new_points
 from sweeper.points import plan
-from sweeper.storage import STUDY_RECORD, Storage, parse_storage
+from sweeper.storage import STUDY_RECORD, Storage, parse_storage, recorded_fingerprint
 from sweeper.study import Study
 
 EXTENSIONS = "extensions.json"  # in the study folder: one entry per extension
@@ -118,8 +118,8 @@ def _locate(run_dir: str, shared: bool) -> tuple[Storage, str]:
 def _read_json(storage: Storage, name: str, file: str) -> Any:
     from pyarrow.fs import FileType
 
-    fs, root = storage.fs_and_path()
-    path = f"{root.rstrip('/')}/{name}/{file}"
+    fs, folder = storage.study_fs(name)
+    path = f"{folder}/{file}"
     if fs.get_file_info(path).type != FileType.File:
         return None
     with fs.open_input_stream(path) as f:
@@ -127,8 +127,8 @@ def _read_json(storage: Storage, name: str, file: str) -> Any:
 
 
 def _write_json(storage: Storage, name: str, file: str, value: Any) -> None:
-    fs, root = storage.fs_and_path()
-    with fs.open_output_stream(f"{root.rstrip('/')}/{name}/{file}") as f:
+    fs, folder = storage.study_fs(name)
+    with fs.open_output_stream(f"{folder}/{file}") as f:
         f.write(json.dumps(value, indent=1, sort_keys=True, default=str).encode())
 
 
@@ -136,8 +136,8 @@ def _tune_states(storage: Storage, name: str) -> list[str]:
     """Tune's experiment state files in the study folder (one per Tune experiment started)."""
     import pyarrow.fs
 
-    fs, root = storage.fs_and_path()
-    selector = pyarrow.fs.FileSelector(f"{root.rstrip('/')}/{name}", allow_not_found=True)
+    fs, folder = storage.study_fs(name)
+    selector = pyarrow.fs.FileSelector(folder, allow_not_found=True)
     return sorted(
         i.base_name
         for i in fs.get_file_info(selector)
@@ -145,18 +145,14 @@ def _tune_states(storage: Storage, name: str) -> list[str]:
     )
 
 
-def fingerprint(study: Study) -> dict[str, Any]:
-    return json.loads(json.dumps(study.fingerprint(), default=str))
-
-
 def _continuation(study: Study, storage: Storage, name: str, shown: str, earlier: int):
     """With --resume: the extension (or study) of this very study file that Tune saved in the
     folder, to continue; None when there is none (the extension then starts)."""
-    if _read_json(storage, name, STUDY_RECORD) != fingerprint(study):
+    if _read_json(storage, name, STUDY_RECORD) != recorded_fingerprint(study):
         return None
     states = _tune_states(storage, name)
     record = (_read_json(storage, name, EXTENSIONS) or [None])[-1]
-    if record is None or record.get("study") != fingerprint(study):
+    if record is None or record.get("study") != recorded_fingerprint(study):
         if not states:
             return None
         points = [] if study.method == "bayes" else plan(study).points
@@ -173,7 +169,7 @@ def _continuation(study: Study, storage: Storage, name: str, shown: str, earlier
 def extended_since(storage: Storage, study: Study) -> bool:
     """Whether the study's folder was extended since this version of it ran there (and holds
     another version now)."""
-    wanted = fingerprint(study)
+    wanted = recorded_fingerprint(study)
     if _read_json(storage, study.name, STUDY_RECORD) == wanted:
         return False
     history = _read_json(storage, study.name, EXTENSIONS) or []
@@ -224,7 +220,7 @@ def prepare(study: Study, run_dir: str, *, shared: bool = False, resume: bool = 
     which = f"{len(unfinished)} unfinished trial(s): {', '.join(unfinished[:3])}" + (
         ", ..." if len(unfinished) > 3 else ""
     )
-    if _read_json(storage, name, STUDY_RECORD) == fingerprint(study):
+    if _read_json(storage, name, STUDY_RECORD) == recorded_fingerprint(study):
         command = resume_command([a for a in sys.argv if a != "--dry-run"])
         raise ExtendError(
             f"{run_dir} holds an interrupted run of {study.path.name} ({which}); continue "
@@ -257,7 +253,7 @@ def record(ext: Extension) -> None:
         {
             "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
             "study_file": str(ext.study.path),
-            "study": fingerprint(ext.study),
+            "study": recorded_fingerprint(ext.study),
             "replaced": _read_json(ext.storage, name, STUDY_RECORD),
             "earlier_trials": ext.earlier,
             "already_ran": ext.already,
@@ -268,4 +264,4 @@ def record(ext: Extension) -> None:
         }
     )
     _write_json(ext.storage, name, EXTENSIONS, history)
-    _write_json(ext.storage, name, STUDY_RECORD, fingerprint(ext.study))
+    _write_json(ext.storage, name, STUDY_RECORD, recorded_fingerprint(ext.study))

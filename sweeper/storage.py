@@ -60,6 +60,16 @@ class Storage:
     def study_uri(self, name: str) -> str:
         return f"{self.uri.rstrip('/')}/{name}"
 
+    def study_fs(self, name: str) -> tuple[Any, str]:
+        """(pyarrow filesystem, the study folder's path on it)."""
+        fs, root = self.fs_and_path()
+        return fs, f"{root.rstrip('/')}/{name}"
+
+    def tune_experiment(self, name: str) -> tuple[str, Any]:
+        """(the study folder as Tune's restore and results take it, storage_filesystem)."""
+        root, fs = self.for_tune()
+        return f"{root.rstrip('/')}/{name}", fs
+
     def study_dir(self, name: str) -> Path | None:
         """The study folder on this machine, when the storage is local."""
         return self.local / name if self.local is not None else None
@@ -119,16 +129,20 @@ def require_shared(storage: Storage, why: str) -> None:
     )
 
 
+def recorded_fingerprint(study) -> dict[str, Any]:
+    """The study's fingerprint as its record in the run folder holds it (JSON types)."""
+    return json.loads(json.dumps(study.fingerprint(), default=str))
+
+
 def check_run_dir(storage: Storage, study, resume: bool, *, record: bool = True) -> str | None:
     """Refuses to overwrite a run, or to resume one started from a different study; with
     `record`, records the study in a new run folder. Returns the problem, or None."""
     from pyarrow.fs import FileType
 
-    fs, root = storage.fs_and_path()
-    run_dir = f"{root.rstrip('/')}/{study.name}"
+    fs, run_dir = storage.study_fs(study.name)
     record_path = f"{run_dir}/{STUDY_RECORD}"
     shown = storage.study_uri(study.name)
-    wanted = json.loads(json.dumps(study.fingerprint(), default=str))
+    wanted = recorded_fingerprint(study)
     if fs.get_file_info(run_dir).type != FileType.NotFound:
         if not resume:
             return (

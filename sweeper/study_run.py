@@ -171,8 +171,7 @@ def _run(args: argparse.Namespace, signals: _Signals) -> int:
         )
     finally:
         ray.shutdown()
-    root, fs = storage.for_tune()
-    trials = outcome.of_experiment(f"{root.rstrip('/')}/{study.name}", fs)
+    trials = outcome.of_experiment(*storage.tune_experiment(study.name))
     code = outcome.exit_code(trials, signal_code=signals.code if signals.terminated else None)
     budget = study.study_time_budget_s
     ran_out = budget is not None and time.monotonic() - started >= budget

@@ -119,8 +119,7 @@ def _saved_state(storage: Storage, name: str) -> bool:
     restore (Tune would log a traceback and run an empty config): it starts afresh."""
     import pyarrow.fs
 
-    fs, root = storage.fs_and_path()
-    folder = f"{root.rstrip('/')}/{name}"
+    fs, folder = storage.study_fs(name)
     found = fs.get_file_info(pyarrow.fs.FileSelector(folder, allow_not_found=True))
     names = {info.base_name for info in found}
     return "tuner.pkl" in names and any(n.startswith("experiment_state-") for n in names)
@@ -162,7 +161,7 @@ def run_study(
         {"cpu": study.resources["cpu"], "gpu": study.resources["gpu"]},
     )
     root, fs = storage.for_tune()
-    experiment = f"{root.rstrip('/')}/{study.name}"
+    experiment, _ = storage.tune_experiment(study.name)
     param_space, search_alg, num_samples, max_epochs = space or search_space(study)
     if resume and _saved_state(storage, study.name):
         log.info("resuming study from %s", experiment)
