@@ -43,10 +43,18 @@ SCALAR_SPECS = (
 
 
 def apgd_graph(target: Target, norm: str, loss: str):
-    """One APGD run on a batch for a target, norm and loss: returns (best points, whether each
-    was misclassified). ε, iterations, checkpoints and seed are tensors, so APGDs of several
-    budgets on one target share the graph."""
+    """One APGD run on a batch for a target, norm and loss: returns (best points, their scores:
+    0 where misclassified, else 1; for a random target the share of correct EOT draws). ε,
+    iterations, checkpoints and seed are tensors, so APGDs of several budgets on one target
+    share the graph.
+
+    On a model random at inference no example counts as done (one draw's error says little
+    about the next): every example takes every iteration, and the point returned is APGD's own
+    best, the iterate of highest EOT-mean loss, scored on fresh draws. (Returning the iterate
+    with the fewest correct draws instead picks lucky draws.)
+    """
     loss_fn = losses.get(loss)
+    random = target.random
 
     def run(x0, labels, targets, eps, n_iter, lengths, seed):
         first, decrement, minimum = lengths[0], lengths[1], lengths[2]
@@ -56,6 +64,8 @@ def apgd_graph(target: Target, norm: str, loss: str):
         x = balls.random_start(norm, x0, seed, eps)
         logits, loss, grad = target.loss_and_grad(x, labels, loss_fn, targets)
         fooled = tf.not_equal(tf.argmax(logits, -1, output_type=tf.int32), labels)
+        if random:  # never done
+            fooled = tf.zeros_like(fooled)
         x_adv = x  # first misclassified iterate (else the start)
         x_best, loss_best, grad_best = x, loss, grad
         step = tf.fill(per_example, 2.0 * eps)
@@ -74,10 +84,15 @@ def apgd_graph(target: Target, norm: str, loss: str):
             z = balls.project(norm, x + step * balls.direction(norm, grad), x0, eps)
             x = balls.project(norm, x + a * (z - x) + (1.0 - a) * momentum, x0, eps)
 
-            logits, loss, grad = target.active_loss_and_grad(x, labels, loss_fn, ~fooled, targets)
-            wrong = tf.not_equal(tf.argmax(logits, -1, output_type=tf.int32), labels)
-            x_adv = tf.where(tf.reshape(wrong & ~fooled, per_example), x, x_adv)
-            fooled = fooled | wrong
+            if random:
+                logits, loss, grad = target.loss_and_grad(x, labels, loss_fn, targets)
+            else:
+                logits, loss, grad = target.active_loss_and_grad(
+                    x, labels, loss_fn, ~fooled, targets
+                )
+                wrong = tf.not_equal(tf.argmax(logits, -1, output_type=tf.int32), labels)
+                x_adv = tf.where(tf.reshape(wrong & ~fooled, per_example), x, x_adv)
+                fooled = fooled | wrong
             better = loss > loss_best
             mask = tf.reshape(better, per_example)
             x_best = tf.where(mask, x, x_best)
@@ -101,7 +116,12 @@ def apgd_graph(target: Target, norm: str, loss: str):
             increases = tf.where(at, tf.zeros_like(increases), increases)
             since = tf.where(at, 0, since)
             interval = tf.where(at, tf.maximum(interval - decrement, minimum), interval)
-        return tf.where(tf.reshape(fooled, per_example), x_adv, x_best), fooled
+        if random:
+            return x_best, target.loss_and_hits(x_best, labels, loss_fn, targets)[1]
+        return (
+            tf.where(tf.reshape(fooled, per_example), x_adv, x_best),
+            1.0 - tf.cast(fooled, tf.float32),
+        )
 
     return run
 
@@ -156,7 +176,7 @@ class APGD:
         images, labels = as_batch(images, labels)
         x0, y = images.numpy(), labels.numpy()
         adv = x0.copy()
-        robust = np.ones(len(y), bool)
+        score = np.full(len(y), np.inf)  # each example's best score so far (lower is better)
         classes = None
         rounds = [None]
         if self.loss == "dlr-targeted":
@@ -167,14 +187,14 @@ class APGD:
             rounds = list(range(1, min(self.targets, classes - 1) + 1))
         for rank in rounds:
             for _ in range(self.restarts):
-                idx = np.flatnonzero(robust)
+                idx = np.flatnonzero(score > 0)
                 if idx.size == 0:
                     return tf.constant(adv)
                 targets = y[idx]  # unused by the untargeted losses
                 if rank is not None:  # the rank-th most likely class other than the top one
                     targets = order[idx, rank].astype(np.int32)
                     targets = np.where(targets == y[idx], order[idx, 0], targets)
-                x, fooled = self._run(
+                x, found = self._run(
                     tf.constant(x0[idx]),
                     tf.constant(y[idx]),
                     tf.constant(targets, tf.int32),
@@ -183,9 +203,12 @@ class APGD:
                     tf.constant(checkpoint_lengths(self.steps), tf.int32),
                     self._rng.make_seeds(1)[:, 0],
                 )
-                x, fooled = x.numpy(), fooled.numpy()
-                adv[idx] = x
-                robust[idx[fooled]] = False
+                x, found = x.numpy(), found.numpy()
+                if self.target.random:  # keep each example's best run
+                    better = found < score[idx]
+                    adv[idx[better]], score[idx[better]] = x[better], found[better]
+                else:  # later runs only see the examples the earlier ones left robust
+                    adv[idx], score[idx] = x, found
         return tf.constant(adv)
 
 

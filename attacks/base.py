@@ -97,3 +97,14 @@ def keep_best(x, logits, loss, labels, best, best_loss, found):
     best = tf.where(tf.reshape(take, [-1] + [1] * (len(x.shape) - 1)), x, best)
     best_loss = tf.where(take, loss, best_loss)
     return best, best_loss, tf.logical_or(found, wrong)
+
+
+def keep_lowest(x, hits, loss, best, best_hits, best_loss):
+    """Per-example best iterate of an attack on a random model: the one the fewest EOT draws
+    classified correctly (`hits`, a share), ties broken by the higher mean loss.
+
+    Returns the updated (best, best_hits, best_loss).
+    """
+    take = (hits < best_hits) | ((hits == best_hits) & (loss > best_loss))
+    best = tf.where(tf.reshape(take, [-1] + [1] * (len(x.shape) - 1)), x, best)
+    return best, tf.where(take, hits, best_hits), tf.where(take, loss, best_loss)

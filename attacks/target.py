@@ -157,6 +157,23 @@ class Target:
             logits, loss, grad = logits + more[0], loss + more[1], grad + more[2]
         return logits / n, loss / n, grad / n
 
+    def loss_and_hits(
+        self, x: tf.Tensor, labels: tf.Tensor, loss_fn: LossFn, targets: tf.Tensor | None = None
+    ) -> tuple[tf.Tensor, tf.Tensor]:
+        """Forward passes only: the per-example loss and the share of draws that classify each
+        example correctly, each over `grad_samples` draws (graph-safe)."""
+
+        def one():
+            logits = self.logits(x)
+            right = tf.equal(tf.argmax(logits, -1, output_type=tf.int32), labels)
+            return loss_fn(logits, labels, targets), tf.cast(right, tf.float32)
+
+        loss, hits = one()
+        for _ in tf.range(self.grad_samples - 1):
+            more = one()
+            loss, hits = loss + more[0], hits + more[1]
+        return loss / self.grad_samples, hits / self.grad_samples
+
     def active_loss_and_grad(
         self,
         x: tf.Tensor,
