@@ -226,16 +226,13 @@ class Evaluator:
             C.logits_check(self.target, x),
             C.randomness_check(self.target, x),
             C.gradient_check(self.target, x, y),
-            C.large_eps_check(
-                self.target,
-                x,
-                y,
-                norm=cfg.attack.norm,
-                num_classes=self.data.num_classes,
-                steps=steps,
-                seed=cfg.seed,
+            C.unconstrained_check(
+                self.target, x, y, norm=cfg.attack.norm, steps=steps, seed=cfg.seed
             ),
-            C.more_steps_check(self.target, self.threat, x, y, steps=steps, seed=cfg.seed),
+            C.incomplete_optimisation_check(
+                self.target, self.threat, x, y, steps=steps, seed=cfg.seed
+            ),
+            C.silent_success_check(self.target, self.threat, x, y, steps=steps, seed=cfg.seed),
         ]
         text = json.dumps([dataclasses.asdict(c) for c in found])
         return {"checks": np.frombuffer(text.encode(), np.uint8)}

@@ -20,8 +20,9 @@ def _all_checks(target: Target, x, y, steps: int = 5) -> dict[str, C.Check]:
         C.logits_check(target, x),
         C.randomness_check(target, x),
         C.gradient_check(target, x, y),
-        C.large_eps_check(target, x, y, norm="linf", num_classes=10, steps=steps),
-        C.more_steps_check(target, ThreatModel("linf", EPS), x, y, steps=steps),
+        C.unconstrained_check(target, x, y, norm="linf", steps=steps),
+        C.incomplete_optimisation_check(target, ThreatModel("linf", EPS), x, y, steps=steps),
+        C.silent_success_check(target, ThreatModel("linf", EPS), x, y, steps=steps),
     ]
     return {c.name: c for c in found}
 
@@ -40,10 +41,19 @@ def test_a_normal_model_passes_every_check(digits):
         "logits",
         "randomness",
         "gradients",
-        "large_eps",
-        "more_steps",
+        "unconstrained",
+        "incomplete_optimisation",
+        "silent_success",
         "square_vs_white_box",
     }
+
+
+def test_a_normal_random_model_passes_the_attack_failure_indicators(digits):
+    model, x, y = digits
+    found = _all_checks(Target(PixelDropout(model, seed=3), random=True), x[:64], y[:64])
+    indicators = ("gradients", "unconstrained", "incomplete_optimisation", "silent_success")
+    failed = {n: found[n].numbers for n in indicators if not found[n].passed}
+    assert not failed
 
 
 def test_probabilities_fail_the_logits_check(digits):
@@ -91,7 +101,7 @@ def test_a_non_differentiable_front_end_fails_the_gradient_checks(binarised, dig
     found = _all_checks(binarised, x[:64], y[:64])
     assert binarised.correctness(x, y).mean() > 0.7, "the binarised model did not train"
     assert not found["gradients"].passed and found["gradients"].numbers["zero_frac"] == 1.0
-    assert not found["large_eps"].passed, found["large_eps"].numbers
+    assert not found["unconstrained"].passed, found["unconstrained"].numbers
     assert found["logits"].passed and found["randomness"].passed
     threat = ThreatModel("linf", 0.5)
     attacks = [PGD(binarised, threat, steps=5, seed=0), Square(binarised, threat, queries=100)]
@@ -100,23 +110,69 @@ def test_a_non_differentiable_front_end_fails_the_gradient_checks(binarised, dig
     assert not square.passed and square.numbers["drop"] > 0.1
 
 
-class GoesDark:
-    """A stateful (dynamic) defence: its input gradient vanishes after `calls` forward passes,
-    so a longer attack, which starts later, gets nowhere."""
+class WakesUp:
+    """A stateful defence whose input gradient is zero for its first `calls` forward passes:
+    a short attack gets nowhere, one with twice the steps gets going."""
 
     def __init__(self, model, calls: int):
         self.model, self.calls = model, calls
         self.count = tf.Variable(0)
 
     def __call__(self, x):
-        live = tf.cast(self.count.assign_add(1) <= self.calls, tf.float32)
+        live = tf.cast(self.count.assign_add(1) > self.calls, tf.float32)
         return self.model(live * x + (1.0 - live) * tf.stop_gradient(x))
 
 
-def test_an_attack_that_stops_improving_with_more_steps_fails_the_convergence_check(digits):
+def test_an_attack_that_has_not_converged_fails_the_incomplete_optimisation_check(digits):
     model, x, y = digits
-    # more_steps_check: one clean pass, PGD-5 (5 gradient passes, one final), one scoring pass;
-    # then PGD-10 runs on a model that no longer gives gradients.
-    target = Target(GoesDark(model, calls=8))
-    check = C.more_steps_check(target, ThreatModel("linf", EPS), x[:64], y[:64], steps=5)
-    assert not check.passed and check.numbers["acc_2x"] > check.numbers["acc"]
+    # One clean pass, PGD-5 (5 gradient passes, one final), one scoring pass, one loss pass:
+    # PGD-10 then has about 6 live steps.
+    target = Target(WakesUp(model, calls=9))
+    check = C.incomplete_optimisation_check(
+        target, ThreatModel("linf", EPS), x[:64], y[:64], steps=5
+    )
+    assert not check.passed and check.numbers["drop"] > 0.1, check.numbers
+    assert check.numbers["loss_2x"] > check.numbers["loss"]
+
+
+class Reversed:
+    """Gradients that point the wrong way (a defence that lies about its slope): every gradient
+    attack walks away from the decision boundary, however large its budget."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def __call__(self, x):
+        @tf.custom_gradient
+        def flip(z):
+            return tf.identity(z), lambda up: -up
+
+        return self.model(flip(x))
+
+
+def test_lying_gradients_fail_the_unconstrained_check_but_not_the_gradient_check(digits):
+    model, x, y = digits
+    target = Target(Reversed(model))
+    found = _all_checks(target, x[:64], y[:64])
+    assert found["gradients"].passed
+    assert not found["unconstrained"].passed and found["unconstrained"].numbers["acc"] > 0.2
+
+
+class BatchDependent:
+    """A model whose output depends on its batch: on a smaller batch than `full` (an attack
+    that only re-runs its unfooled examples) the logits are negated, so the attack believes it
+    has fooled examples that the full-batch evaluation classifies correctly."""
+
+    def __init__(self, model, full: int):
+        self.model, self.full = model, full
+
+    def __call__(self, x):
+        logits = self.model(x)
+        return tf.where(tf.shape(x)[0] < self.full, -logits, logits)
+
+
+def test_a_batch_dependent_model_fails_the_silent_success_check(digits):
+    model, x, y = digits
+    target = Target(BatchDependent(model, full=64))
+    check = C.silent_success_check(target, ThreatModel("linf", EPS), x[:64], y[:64], steps=5)
+    assert not check.passed and check.numbers["share"] > 0.2, check.numbers
