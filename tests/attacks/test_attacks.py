@@ -56,10 +56,13 @@ def test_every_attack_stays_in_its_ball_and_the_pixel_range(name, norm):
 @settings(max_examples=20, deadline=None)
 @given(
     scale=st.floats(0.01, 100.0),
-    shift=st.floats(-50.0, 50.0),
+    shift_ratio=st.floats(-100.0, 100.0),
     seed=st.integers(0, 1000),
 )
-def test_dlr_is_invariant_to_shifting_and_scaling_logits(scale, shift, seed):
+def test_dlr_is_invariant_to_shifting_and_scaling_logits(scale, shift_ratio, seed):
+    # The shift is bounded relative to the scale: float32 keeps about 7 digits, so a shift of
+    # 16 on logits scaled by 0.01 already rounds their differences by 1e-4 (seen failing).
+    shift = shift_ratio * scale
     rng = np.random.default_rng(seed)
     z = tf.constant(rng.normal(size=(5, 6)), tf.float32)
     y = tf.constant(rng.integers(0, 6, 5), tf.int32)
