@@ -100,3 +100,39 @@ def test_a_gaze_model_draws_its_overlay_every_epoch_and_its_metrics_at_the_end(
     assert plot == tmp_path / "gaze_metrics.png" and Image.open(plot).format == "PNG"
     assert result.metrics[M.ARTIFACT_GAZE_METRICS] == str(plot), "the final metrics keep it"
     assert result.metrics[M.ARTIFACT_OVERLAY] == str(tmp_path / "overlays" / "epoch_0002.png")
+
+
+def test_the_best_checkpoint_is_the_best_epoch_by_its_metrics_definition(tiny_trial_dict, tmp_path):
+    cfg = TrialConfig.from_dict(
+        {
+            **tiny_trial_dict,
+            "model.kind": "soft_attention",
+            "model.localiser_width": 8,
+            "model.gaze_init": "random",
+            "train.epochs": 3,
+            "attack.val_steps": 1,
+        }
+    )
+    trial = Trial(cfg, checkpoint_dir=tmp_path, best_metric="gaze/object_dist")
+    distances = [trial.step()[0]["gaze/object_dist"] for _ in range(3)]
+    assert len(set(distances)) > 1, "the gazes never moved: the test tells no direction apart"
+    nearest = distances.index(min(distances)) + 1  # lower is better: nearer the object
+    assert trial.state["best_epoch"] == nearest and trial.state["best"] == min(distances)
+    with pytest.raises(ValueError, match="has no direction of its own"):
+        Trial(cfg, checkpoint_dir=tmp_path / "other", best_metric="gaze/object_dist_shuffled")
+
+
+def test_an_empty_training_split_is_an_error_not_a_50000_image_epoch(
+    tiny_trial_dict, tmp_path, monkeypatch
+):
+    import dataclasses
+
+    from trial import run
+    from trial.data import load
+
+    def empty(cfg):
+        return dataclasses.replace(load(cfg), train_size=0)
+
+    monkeypatch.setattr(run, "load", empty)
+    with pytest.raises(ValueError, match="the training split holds 0 examples"):
+        Trial(TrialConfig.from_dict(tiny_trial_dict), checkpoint_dir=tmp_path)
