@@ -97,8 +97,9 @@ def _preflight(args: argparse.Namespace):
                 else "RAY_ADDRESS is set (a Ray job), so the study runs on that cluster"
             )
             require_shared(storage, why)
+        study_lock(storage, study.name).check()  # another driver runs it: the first refusal
         problems = check_before_ray(study)
-    except (StudyError, StorageError, ValueError) as err:
+    except (StudyError, StorageError, ValueError) as err:  # (FolderBusy is a ValueError)
         return error(str(err))
     if problems:
         for problem in problems:
@@ -108,18 +109,10 @@ def _preflight(args: argparse.Namespace):
         if not extension.remaining and not extension.resume:
             print(extension.nothing_to_do(), file=sys.stderr)
             return outcome.EXIT_OK
-        try:
-            study_lock(storage, study.name).check()
-        except FolderBusy as err:
-            return error(str(err))
         return study, wandb_mode, storage, extension
     problem = check_run_dir(storage, study, args.resume, record=False)
     if problem:
         return error(problem)
-    try:
-        study_lock(storage, study.name).check()  # another driver: refused before Ray starts
-    except FolderBusy as err:
-        return error(str(err))
     return study, wandb_mode, storage, None
 
 
