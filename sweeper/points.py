@@ -231,42 +231,49 @@ def probe_models(study: Study) -> list[Probe]:
     naming the trial that fails."""
     import keras
 
+    points = plan(study).points
+    if len(points) > 10:
+        log.info("building the models of %d trials as tiny probes", len(points))
+    built: dict[tuple, tuple[frozenset[str], frozenset[str]]] = {}
+    try:
+        return [_probe(study, point, built) for point in points]
+    finally:
+        keras.backend.clear_session()  # once: a garbage collection per model doubles the time
+
+
+def _probe(study: Study, point: dict[str, Any], built: dict) -> Probe:
+    """One trial's probe (`probe_models`); `built` holds the parts of each distinct model."""
+    import keras
+
     import models
     from trial.config import TrialConfig
     from trial.data import get as dataset
     from trial.reported import model_parts, reported
 
-    points = plan(study).points
-    if len(points) > 10:
-        log.info("building the models of %d trials as tiny probes", len(points))
-    built: dict[tuple, tuple[frozenset[str], frozenset[str]]] = {}
-    probes = []
-    for point in points:
-        cfg = TrialConfig.from_dict(point)
-        family = models.get(cfg.model.kind)
-        tiny, default = family.config_cls.tiny(), family.config_cls()
-        chosen = {k.partition(".")[2] for k in point if k.startswith("model.")}
-        sizes = {
-            f.name: getattr(tiny, f.name)
-            for f in dataclasses.fields(tiny)
-            if f.name not in chosen and getattr(tiny, f.name) != getattr(default, f.name)
-        }
-        model_cfg = dataclasses.replace(cfg.model, **sizes)
-        data = dataset(cfg.data.name)
-        shape = (cfg.data.image_size, cfg.data.image_size, data.channels)
-        key = (repr(model_cfg), shape, data.num_classes)
-        if key not in built:
-            try:
-                with keras.StatelessScope():  # no weights are initialised: only the graph
-                    built[key] = model_parts(models.build(model_cfg, shape, data.num_classes))
-            except Exception as err:  # any builder failure is the study's problem, named
-                raise fail(
-                    study.path,
-                    f"trial {json.dumps(point, default=str)} does not build its model at "
-                    f"data.image_size={cfg.data.image_size} ({type(err).__name__}: {err}); "
-                    "change that trial's model fields or data.image_size",
-                ) from None
-            finally:
-                keras.backend.clear_session()
-        probes.append(Probe(point, reported(cfg, *built[key])))
-    return probes
+    cfg = TrialConfig.from_dict(point)
+    family = models.get(cfg.model.kind)
+    tiny, default = family.config_cls.tiny(), family.config_cls()
+    chosen = {k.partition(".")[2] for k in point if k.startswith("model.")}
+    sizes = {
+        f.name: getattr(tiny, f.name)
+        for f in dataclasses.fields(tiny)
+        if f.name not in chosen and getattr(tiny, f.name) != getattr(default, f.name)
+    }
+    model_cfg = dataclasses.replace(cfg.model, **sizes)
+    data = dataset(cfg.data.name)
+    shape = (cfg.data.image_size, cfg.data.image_size, data.channels)
+    key = (repr(model_cfg), shape, data.num_classes)
+    if key not in built:
+        try:  # the layers and their shapes only: no weight is ever given a value
+            with keras.StatelessScope(initialize_variables=False):
+                built[key] = model_parts(models.build(model_cfg, shape, data.num_classes))
+        except Exception as err:  # any builder failure is the study's problem, named
+            raise fail(
+                study.path,
+                f"trial {json.dumps(point, default=str)} does not build its model at "
+                f"data.image_size={cfg.data.image_size} ({type(err).__name__}: {err}); "
+                "change that trial's model fields or data.image_size",
+            ) from None
+        finally:
+            keras.backend.clear_session(free_memory=False)
+    return Probe(point, reported(cfg, *built[key]))
