@@ -364,6 +364,18 @@ parameters:
             "max_concurrent_trials=0",
         ),
         (
+            "method: grid\nparameters: {seed: {value: 1}}\nentity: my team",
+            "entity='my team' must be a W&B entity name: text without spaces.*entity: my-team",
+        ),
+        (
+            "method: grid\nparameters: {seed: {value: 1}}\nentity: [a, b]",
+            "entity=\\['a', 'b'\\] must be a W&B entity name",
+        ),
+        (
+            "method: grid\nparameters: {seed: {value: 1}}\nproject: a/b",
+            "project='a/b' must be a W&B project name",
+        ),
+        (
             f"method: grid\nparameters:\n  seed: {{values: {list(range(400))}}}\n"
             f"  train.epochs: {{values: {list(range(1, 400))}}}\n",
             "the grid has 159,600 points",
@@ -382,6 +394,9 @@ def test_resources_budgets_and_concurrency_are_read(tmp_path):
         "max_concurrent_trials: 2\ntime_budget_s: {study: 3600, trial: 600}\n",
     )
     assert study.resources == {"cpu": 1.0, "gpu": 0.5}
+    assert study.entity is None, "no entity: W&B's default for the account"
+    team = study_of(tmp_path, "method: grid\nparameters: {seed: {value: 1}}\nentity: my-team\n")
+    assert team.entity == "my-team"
     assert study.max_concurrent_trials == 2
     assert (study.study_time_budget_s, study.trial_time_budget_s) == (3600.0, 600.0)
 
