@@ -3,6 +3,7 @@ ending closes the W&B run, the per-trial time budget, errors, and SIGTERM (preem
 
 from __future__ import annotations
 
+import json
 import signal
 from types import SimpleNamespace
 
@@ -182,3 +183,56 @@ def test_a_reused_worker_closes_the_last_trial_and_starts_the_next(tmp_path, mon
     assert first[T.SETUP_TIME] == 10, "the next trial's first result says how long its start took"
     assert first["done"] is False and T.SETUP_TIME not in t.step()
     assert t.run.outcomes == ["completed"] and t.elapsed_s == 20
+
+
+def _epoch(folder, n):
+    path = folder / "checkpoints" / f"epoch_{n:04d}"
+    path.mkdir(parents=True)
+    (path / "arrays.npz").write_bytes(b"weights")
+    (path / "state.json").write_text(json.dumps({"epoch": n}))
+    return path
+
+
+class RestoringTrial(FakeTrial):
+    def __init__(self) -> None:
+        super().__init__()
+        self.restored = []
+
+    def restore(self, path):
+        self.restored.append(path)
+
+
+@pytest.mark.parametrize("storage", ["in-the-study-folder", "remote"])
+def test_tunes_checkpoint_copies_the_weights_only_where_the_trial_folder_is_not_reached(
+    tmp_path, storage
+):
+    t = adapter(FakeTrial())
+    t.folder, t.elapsed_s = tmp_path / "trial_1", 12.5
+    t.wandb_root = tmp_path if storage == "in-the-study-folder" else None
+    t.latest = _epoch(t.folder, 2)
+    tune_dirs = [tmp_path / f"checkpoint_{i:06d}" for i in range(3)]  # epoch, then evaluation
+    for d in tune_dirs:
+        d.mkdir()
+        t.save_checkpoint(str(d))
+    copies = sorted(p.name for d in tune_dirs for p in d.iterdir())
+    if storage == "remote":  # the weights must travel with Tune's checkpoint
+        assert copies == sorted(["arrays.npz", "state.json", "sweeper.json"] * 3)
+    else:
+        assert copies == ["sweeper.json"] * 3, "one copy of the weights: the epoch's own"
+    back = adapter(RestoringTrial())
+    back.folder, back.wandb_root = t.folder, t.wandb_root
+    back.load_checkpoint(str(tune_dirs[-1]))
+    assert back.elapsed_s == 12.5
+    assert back.trial.restored == [t.latest if storage != "remote" else str(tune_dirs[-1])]
+
+
+def test_a_checkpoint_naming_an_epoch_deleted_by_hand_says_so(tmp_path):
+    t = adapter(FakeTrial())
+    t.folder, t.wandb_root = tmp_path / "trial_1", tmp_path
+    t.latest = _epoch(t.folder, 3)
+    t.save_checkpoint(str(tmp_path))
+    import shutil
+
+    shutil.rmtree(t.latest)
+    with pytest.raises(FileNotFoundError, match="names .*epoch_0003, which is gone"):
+        t.load_checkpoint(str(tmp_path))
