@@ -48,6 +48,8 @@ def _not_a_number(name: str) -> str:
             "is a sanity verdict (pass | fail), not a number; rank by checks_passed or by one "
             f"of its numbers, {name}/<number>"
         )
+    if name in M.PROGRESS:
+        return "counts how far a trial's final evaluation got, not how good its model is"
     if name in _TEXT or name == M.EVALUATION:
         return "is text a trial reports (or the name of its evaluation phase), not a number"
     return "no trial reports this metric"
@@ -105,10 +107,10 @@ def goal(name: str, given: Any, field: str) -> tuple[str | None, str | None]:
     return stated, None
 
 
-def unreported(name: str, field: str, trials: Iterable[tuple[dict[str, Any], frozenset[str]]]):
-    """Why some trials could never be ranked or scheduled by `name` (each trial's config and
-    the names it reports), or None."""
-    lacking = [config for config, names in trials if name not in names]
+def unreported(name: str, field: str, trials: Iterable[tuple[dict[str, Any], bool]]):
+    """Why some trials could never be ranked or scheduled by `name` (each trial's config, and
+    whether it reports `name`), or None."""
+    lacking = [config for config, reports in trials if not reports]
     if not lacking:
         return None
     shown = ", ".join(

@@ -63,14 +63,12 @@ def check_before_ray(study: Study) -> list[str]:
     from trial import data
 
     probes = probe_models(study)
-    watched = [(study.metric, "metric.name", lambda r: r.all)]
-    if study.early_terminate is not None:
-        watched.append(
-            (study.early_terminate.metric, "early_terminate.metric", lambda r: r.per_epoch)
-        )
-    for name, field, names in watched:
+    watched = [(study.metric, "metric.name", False)]
+    if study.early_terminate is not None:  # ASHA needs its metric after every epoch
+        watched.append((study.early_terminate.metric, "early_terminate.metric", True))
+    for name, field, per_epoch in watched:
         problem = metric_names.unreported(
-            name, field, ((p.point, names(p.reported)) for p in probes)
+            name, field, ((p.point, p.reported.has(name, per_epoch=per_epoch)) for p in probes)
         )
         if problem:
             raise StudyError(f"{study.path}: {problem}")

@@ -23,14 +23,22 @@ BLACK_BOX_ATTACKS = ("square", "transfer")
 
 @dataclasses.dataclass(frozen=True)
 class Reported:
-    """The numeric metric names a trial reports: after every epoch, and at the end."""
+    """The numeric metric names a trial reports: after every epoch, and at the end, where each
+    sanity check of `checks` also reports its numbers, check/<check>/<number>."""
 
     per_epoch: frozenset[str]
     final: frozenset[str]
+    checks: frozenset[str]
 
-    @property
-    def all(self) -> frozenset[str]:
-        return self.per_epoch | self.final
+    def has(self, name: str, *, per_epoch: bool = False) -> bool:
+        """Whether the trial reports the number `name` (with `per_epoch`: after every epoch)."""
+        if name in self.per_epoch:
+            return True
+        if per_epoch:
+            return False
+        parts = name.split("/")
+        is_check_number = len(parts) == 3 and parts[0] == "check" and all(parts)
+        return name in self.final or (is_check_number and parts[1] in self.checks)
 
 
 def model_parts(model) -> tuple[frozenset[str], frozenset[str]]:
@@ -68,10 +76,9 @@ def reported(cfg, outputs: Collection[str], loss_terms: Collection[str]) -> Repo
     final.add(M.original_key(attack.norm, attack.eps))
     if attack.eps_curve:
         final |= {M.curve_key(attack.norm, e) for e in (attack.eps, *curve_eps(attack))}
-    checks = dict(M.CHECK_NUMBERS)
+    checks = set(M.CHECKS)
     for i, name in enumerate(suite):
         earlier_gradient = any(n not in BLACK_BOX_ATTACKS for n in suite[:i])
         if name in BLACK_BOX_ATTACKS and earlier_gradient:
-            checks[M.black_box_check(name)] = M.BLACK_BOX_CHECK_NUMBERS
-    final |= {M.check_key(check, n) for check, numbers in checks.items() for n in numbers}
-    return Reported(frozenset(epoch), frozenset(final))
+            checks.add(M.black_box_check(name))
+    return Reported(frozenset(epoch), frozenset(final), frozenset(checks))

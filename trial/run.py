@@ -272,7 +272,7 @@ class Trial:
             M.PHASE: M.EVALUATION,
             M.EVAL_DONE: len(evaluator.done_units()),
             M.EVAL_TOTAL: evaluator.total,
-            "time/eval_step_s": time.perf_counter() - started,
+            M.TIME_EVAL_STEP: time.perf_counter() - started,
         }
         if evaluator.finished:
             metrics.update(evaluator.result())

@@ -25,7 +25,8 @@ def study_of(tmp_path, text: str):
         ("check/gradients", "is a sanity verdict \\(pass \\| fail\\).*check/gradients/<number>"),
         ("status", "is text"),
         ("phase", "is text"),
-        ("eval/done", "no trial reports this metric"),
+        ("eval/done", "counts how far a trial's final evaluation got"),
+        ("time/eval_step_s", "counts how far"),
         ("epoch", "no trial reports this metric"),
         ("original_ensemble", "no trial reports this metric"),
     ],
@@ -83,7 +84,7 @@ def test_a_metric_without_a_direction_needs_the_goal_said(tmp_path):
     said = study_of(tmp_path, text.replace("shuffled}", "shuffled, goal: maximize}"))
     assert said.early_terminate.goal == "maximize"
     with pytest.raises(StudyError, match="metric.goal: maximize or minimize"):
-        study_of(tmp_path, f"{GRID}metric: {{name: check/large_eps/acc}}\n")
+        study_of(tmp_path, f"{GRID}metric: {{name: check/unconstrained/acc}}\n")
 
 
 def test_a_resumed_folder_recorded_before_goals_existed_still_matches(tmp_path):
