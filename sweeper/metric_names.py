@@ -60,11 +60,9 @@ def _problem_of_name(name: Any, what: str, *, per_epoch: bool | None) -> str | N
         return f"must be a metric name (text) such as {what}"
     found = M.definition(name)
     if found is None:
-        return f"{_not_a_number(name)}{_suggest(name)}; trials report {_allowed()}"
+        return f"{_not_a_number(name)}{_suggest(name)}; use a number trials report, {_allowed()}"
     if per_epoch is True and not found.per_epoch:
-        return (
-            f"ASHA compares trials epoch by epoch, so it needs a per-epoch metric: {_allowed(True)}"
-        )
+        return f"ASHA compares trials epoch by epoch, so use a per-epoch metric: {_allowed(True)}"
     if per_epoch is False and found.per_epoch:
         return (
             "bayes optimises what every finished trial reports at the end; use one of "

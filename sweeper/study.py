@@ -206,6 +206,12 @@ def _early_terminate(path: Path, spec: Any) -> EarlyTerminate | None:
         ints[key] = None if value is None else _positive_int(path, f"early_terminate.{key}", value)
     if ints["eta"] < 2:
         raise fail(path, f"early_terminate.eta={ints['eta']} must be >= 2")
+    if ints["max_iter"] is not None and ints["min_iter"] > ints["max_iter"]:
+        raise fail(
+            path,
+            f"early_terminate.min_iter={ints['min_iter']} exceeds max_iter={ints['max_iter']}: "
+            "ASHA's first rung would come after its last; lower min_iter or raise max_iter",
+        )
     metric = spec.get("metric", metric_names.DEFAULT_ASHA_METRIC)
     problem = metric_names.asha_problem(metric)
     if problem:
