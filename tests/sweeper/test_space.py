@@ -112,6 +112,11 @@ parameters:
             "unknown field\\(s\\) \\['patience'\\]",
         ),
         (
+            "method: grid\nparameters: {seed: {value: 1}}\n"
+            "early_terminate: {min_iter: 3, max_iter: 2}",
+            "early_terminate.min_iter=3 exceeds max_iter=2.*lower min_iter or raise max_iter",
+        ),
+        (
             "method: grid\nparameters: {train.epochs: {value: 5}}\nearly_terminate: {max_iter: 2}",
             "max_iter=2 is below the longest train.epochs=5",
         ),
