@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.shares import assert_share
 from trial import metrics as M
 from trial.config import TrialConfig
 from trial.overlay import overlay_size
@@ -21,11 +22,15 @@ def test_reports_each_epoch_and_the_final_attack(tiny_trial_dict, tmp_path):
     epochs = [r for r in reporter.reports if M.PHASE not in r]  # then the evaluation's steps
     assert [r[M.EPOCH] for r in epochs] == [1, 2]
     for report in epochs:
-        assert 0.0 <= report[M.VAL_ADV_ACC] <= report[M.VAL_CLEAN_ACC] + 1e-9 <= 1.0 + 1e-9
+        # val/clean_acc: the whole validation split; val/adv_acc: its fixed attacked batch.
+        assert_share(report[M.VAL_CLEAN_ACC], cfg.data.val_size, M.VAL_CLEAN_ACC)
+        assert_share(report[M.VAL_ADV_ACC], cfg.attack.val_examples, M.VAL_ADV_ACC)
         assert math.isfinite(report[M.TRAIN_LOSS])
     final = reporter.reports[-1]
     assert M.ADV_ACC not in reporter.reports[0], "the final attack runs once, at the end"
-    assert 0.0 <= final[M.ADV_ACC] <= final[M.CLEAN_ACC] <= 1.0
+    n = final[M.N_TEST]
+    assert n == cfg.data.test_size
+    assert assert_share(final[M.ADV_ACC], n) <= assert_share(final[M.CLEAN_ACC], n)
     assert final[M.ADV_ACC] <= final[M.adv_key("linf", "pgd", 0.1)]
     assert final[M.ATTACK_BUDGET] == "smoke"
     assert all(p is not None and (p / "arrays.npz").exists() for p in reporter.checkpoints)
@@ -95,7 +100,8 @@ def test_a_gaze_model_draws_its_overlay_every_epoch_and_its_metrics_at_the_end(
         assert report[M.loss_key("gaze_l2")] > 0
         total = report[M.loss_key("ce")] + report[M.loss_key("gaze_l2")]
         assert report[M.TRAIN_LOSS] == pytest.approx(total, rel=1e-5)
-        assert 0.0 <= report["stn/bbox_edge_frac"] <= 1.0
+        boxes = cfg.attack.val_examples * 1  # soft_attention: one STN, one box per image
+        assert_share(report[M.STN_BBOX_EDGE_FRAC], boxes, M.STN_BBOX_EDGE_FRAC)
     plot = Path(epochs[-1][M.ARTIFACT_GAZE_METRICS])
     assert plot == tmp_path / "gaze_metrics.png" and Image.open(plot).format == "PNG"
     assert result.metrics[M.ARTIFACT_GAZE_METRICS] == str(plot), "the final metrics keep it"
