@@ -34,6 +34,9 @@ def _allowed(per_epoch: bool | None = None) -> str:
     return ", ".join(_names(per_epoch))
 
 
+_UNKNOWN = "no trial reports this metric"
+
+
 def _suggest(name: str) -> str:
     close = difflib.get_close_matches(name, list(M.DEFINITIONS), n=1, cutoff=0.4)
     return f" (did you mean {close[0]!r}?)" if close else ""
@@ -52,7 +55,7 @@ def _not_a_number(name: str) -> str:
         return "counts how far a trial's final evaluation got, not how good its model is"
     if name in _TEXT or name == M.EVALUATION:
         return "is text a trial reports (or the name of its evaluation phase), not a number"
-    return "no trial reports this metric"
+    return _UNKNOWN
 
 
 def _problem_of_name(name: Any, what: str, *, per_epoch: bool | None) -> str | None:
@@ -60,7 +63,10 @@ def _problem_of_name(name: Any, what: str, *, per_epoch: bool | None) -> str | N
         return f"must be a metric name (text) such as {what}"
     found = M.definition(name)
     if found is None:
-        return f"{_not_a_number(name)}{_suggest(name)}; use a number trials report, {_allowed()}"
+        why = _not_a_number(name)
+        if why == _UNKNOWN:  # a typo, perhaps (a known non-number's reason says enough)
+            why += _suggest(name)
+        return f"{why}; use a number trials report, {_allowed()}"
     if per_epoch is True and not found.per_epoch:
         return f"ASHA compares trials epoch by epoch, so use a per-epoch metric: {_allowed(True)}"
     if per_epoch is False and found.per_epoch:

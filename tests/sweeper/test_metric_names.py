@@ -59,6 +59,14 @@ def test_the_goal_is_the_direction_the_metrics_definition_states(tmp_path, metri
     assert repeated.early_terminate == study.early_terminate
 
 
+def test_a_known_non_number_gets_its_reason_and_no_far_fetched_suggestion(tmp_path):
+    with pytest.raises(StudyError) as refused:
+        study_of(tmp_path, f"{GRID}metric: {{name: evaluation}}\n")
+    assert "did you mean" not in str(refused.value)
+    with pytest.raises(StudyError, match="no trial reports this metric \\(did you mean 'adv_acc'"):
+        study_of(tmp_path, f"{GRID}metric: {{name: adv_ac}}\n")
+
+
 def test_a_goal_against_the_definition_is_refused_with_the_fix(tmp_path):
     text = f"{GRID}early_terminate: {{metric: gaze/object_dist, goal: maximize}}\n"
     with pytest.raises(
