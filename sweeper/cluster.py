@@ -5,9 +5,11 @@ cluster that Ray remembers in its temp folder (a stale address there, left by a 
 was killed, would otherwise make a plain study fail to connect). Inside a Ray job, where Ray sets
 `RAY_ADDRESS`, it attaches to the job's cluster, as it must.
 
-Before any trial starts, `infeasible` compares a trial's resources with every live node and with
-every node type the autoscaler may add; a request nothing can satisfy (a GPU on a CPU-only
-cluster) would otherwise leave the trials PENDING forever.
+Before any trial starts, `infeasible` compares a trial's resources with every live node and, on
+a cluster the study attached to, with every node type its autoscaler may add; a request nothing
+can satisfy (a GPU on a CPU-only machine) would otherwise leave the trials PENDING forever. A Ray
+the study started itself is this machine alone: no node will ever join it, whatever Ray's own
+autoscaler reports, so there only the live node counts.
 """
 
 from __future__ import annotations
@@ -138,16 +140,18 @@ def autoscaler_node_types(wait_s: float = 15.0) -> list[dict[str, float] | None]
         return None
 
 
-def infeasible(resources: dict[str, float]) -> str | None:
+def infeasible(resources: dict[str, float], *, attached: bool) -> str | None:
     """Why no node can ever run a trial that needs `resources` ({"cpu": .., "gpu": ..}), or
-    None. Unknown autoscaler node types count as feasible (with a warning)."""
+    None. `attached`: the study joined a cluster (whose autoscaler may add nodes) rather than
+    starting a Ray of its own. Unknown autoscaler node types count as feasible (with a
+    warning)."""
     import ray
 
     need = {k.upper(): v for k, v in resources.items() if v > 0}
     nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
     if any(_fits(n, need) for n in nodes):
         return None
-    types = autoscaler_node_types()
+    types = autoscaler_node_types() if attached else []
     if types is not None and any(t is not None and _fits(t, need) for t in types):
         return None
     if types is None or None in types:
@@ -158,7 +162,15 @@ def infeasible(resources: dict[str, float]) -> str | None:
         )
         return None
     have = sorted({json.dumps({k: v for k, v in n.items() if k in ("CPU", "GPU")}) for n in nodes})
-    extra = f"; the autoscaler can add {types}" if types else " and no autoscaler can add nodes"
+    if not attached:
+        extra = (
+            " (the Ray this study started on this machine, which no other node joins; "
+            "attach to a cluster that has such nodes with --address)"
+        )
+    elif types:
+        extra = f"; the autoscaler can add {types}"
+    else:
+        extra = " and no autoscaler can add nodes"
     gpu_fix = (
         " Set resources.gpu: 0 to train on CPU, or run on a GPU cluster (cluster/gpu.yaml)."
         if need.get("GPU")

@@ -149,9 +149,12 @@ def parse_param(key: str, spec: Any) -> Param:
         )
     need = DISTRIBUTIONS[dist]
     if set(spec) != need:
+        given = set(map(str, spec))
+        fixes = [f"add {', '.join(sorted(need - given))}"] if need - given else []
+        fixes += [f"remove {', '.join(sorted(given - need))}"] if given - need else []
         raise ParamError(
             f"{where}: distribution {dist!r} takes exactly {sorted(need)}, got "
-            f"{sorted(map(str, spec))}"
+            f"{sorted(given)}; {' and '.join(fixes)}"
         )
     if dist == "categorical" and (not isinstance(spec["values"], list) or not spec["values"]):
         raise ParamError(f"{where}.values must be a non-empty list, got {spec['values']!r}")
@@ -162,9 +165,12 @@ def parse_param(key: str, spec: Any) -> Param:
                 raise ParamError(f"{where}.{bound}={spec[bound]} must be an integer")
             spec[bound] = int(spec[bound])
     if "min" in spec and spec["min"] > spec["max"]:
-        raise ParamError(f"{where}: min={spec['min']} is larger than max={spec['max']}")
+        raise ParamError(f"{where}: min={spec['min']} is larger than max={spec['max']}; swap them")
     if dist in ("log_uniform_values", "q_log_uniform_values") and spec["min"] <= 0:
-        raise ParamError(f"{where}: {dist} needs min > 0, got {spec['min']}")
+        raise ParamError(
+            f"{where}: {dist} needs min > 0, got {spec['min']}; use a positive min (e.g. "
+            "1e-5), or distribution: uniform for a range that includes 0"
+        )
     if dist == "log_uniform" and max(abs(spec["min"]), abs(spec["max"])) > 700:
         raise ParamError(
             f"{where}: log_uniform bounds are natural logs (exp(700) overflows); did you mean "

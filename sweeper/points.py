@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import logging
 import math
 from typing import Any
 
@@ -23,6 +24,7 @@ import numpy as np
 
 from sweeper.study import DEFAULT_RANDOM_RUN_CAP, Study, fail
 
+log = logging.getLogger("sweeper")
 MAX_GRID = 100_000  # a grid larger than this is a typo (or a job for random search)
 
 
@@ -169,9 +171,9 @@ def plan(study: Study) -> Plan:
         result = _grid(study)
     elif study.method == "random":
         result = _random(study)
-    else:
+    else:  # every probe, whatever the cap: Optuna may propose any of them (Study.num_samples)
         points, _, _ = _distinct(study, probe_assignments(study))
-        result = Plan(points, [])
+        return Plan(points, [])
     if study.max_trials and len(result.points) > study.max_trials:
         return Plan(result.points[: study.max_trials], result.notes)
     return result
@@ -212,40 +214,66 @@ def data_configs(study: Study) -> list[Any]:
     return found
 
 
-def build_tiny_models(study: Study) -> int:
-    """Builds each probe configuration's model as its family's tiny variant (the study's own
-    model fields win over the tiny sizes) at the study's input size; raises StudyError naming
-    the configuration that fails. Returns how many models were built."""
+@dataclasses.dataclass(frozen=True)
+class Probe:
+    """One trial (bayes: one probe configuration) whose model was built as a tiny probe, and
+    the metric names that trial reports (`trial.reported`)."""
+
+    point: dict[str, Any]
+    reported: Any  # trial.reported.Reported
+
+
+def probe_models(study: Study) -> list[Probe]:
+    """Builds the model of every trial (bayes: of every probe configuration) once, as its
+    family's tiny variant (the study's own model fields win over the tiny sizes) at the study's
+    input size, channels and class count, before Ray starts: a model that cannot be built there
+    fails here in seconds, not on the cluster after `--max-failures` retries. Raises StudyError
+    naming the trial that fails."""
+    import keras
+
+    points = plan(study).points
+    if len(points) > 10:
+        log.info("building the models of %d trials as tiny probes", len(points))
+    built: dict[tuple, tuple[frozenset[str], frozenset[str]]] = {}
+    try:
+        return [_probe(study, point, built) for point in points]
+    finally:
+        keras.backend.clear_session()  # once: a garbage collection per model doubles the time
+
+
+def _probe(study: Study, point: dict[str, Any], built: dict) -> Probe:
+    """One trial's probe (`probe_models`); `built` holds the parts of each distinct model."""
     import keras
 
     import models
     from trial.config import TrialConfig
+    from trial.data import get as dataset
+    from trial.reported import model_parts, reported
 
-    built = set()
-    for point in plan(study).points:
-        cfg = TrialConfig.from_dict(point)
-        family = models.get(cfg.model.kind)
-        tiny, default = family.config_cls.tiny(), family.config_cls()
-        chosen = {k.partition(".")[2] for k in point if k.startswith("model.")}
-        sizes = {
-            f.name: getattr(tiny, f.name)
-            for f in dataclasses.fields(tiny)
-            if f.name not in chosen and getattr(tiny, f.name) != getattr(default, f.name)
-        }
-        model_cfg = dataclasses.replace(cfg.model, **sizes)
-        side = cfg.data.image_size
-        key = (repr(model_cfg), side)
-        if key in built:
-            continue
-        try:
-            models.build(model_cfg, (side, side, 3), 10)
+    cfg = TrialConfig.from_dict(point)
+    family = models.get(cfg.model.kind)
+    tiny, default = family.config_cls.tiny(), family.config_cls()
+    chosen = {k.partition(".")[2] for k in point if k.startswith("model.")}
+    sizes = {
+        f.name: getattr(tiny, f.name)
+        for f in dataclasses.fields(tiny)
+        if f.name not in chosen and getattr(tiny, f.name) != getattr(default, f.name)
+    }
+    model_cfg = dataclasses.replace(cfg.model, **sizes)
+    data = dataset(cfg.data.name)
+    shape = (cfg.data.image_size, cfg.data.image_size, data.channels)
+    key = (repr(model_cfg), shape, data.num_classes)
+    if key not in built:
+        try:  # the layers and their shapes only: no weight is ever given a value
+            with keras.StatelessScope(initialize_variables=False):
+                built[key] = model_parts(models.build(model_cfg, shape, data.num_classes))
         except Exception as err:  # any builder failure is the study's problem, named
             raise fail(
                 study.path,
-                f"trial {json.dumps(point, default=str)} does not build its model "
-                f"({type(err).__name__}: {err})",
+                f"trial {json.dumps(point, default=str)} does not build its model at "
+                f"data.image_size={cfg.data.image_size} ({type(err).__name__}: {err}); "
+                "change that trial's model fields or data.image_size",
             ) from None
         finally:
-            keras.backend.clear_session()
-        built.add(key)
-    return len(built)
+            keras.backend.clear_session(free_memory=False)
+    return Probe(point, reported(cfg, *built[key]))

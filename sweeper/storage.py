@@ -134,6 +134,20 @@ def recorded_fingerprint(study) -> dict[str, Any]:
     return json.loads(json.dumps(study.fingerprint(), default=str))
 
 
+def _holds_a_run(fs, run_dir: str) -> bool:
+    """Whether the study folder exists with anything in it but the driver lock (which a driver
+    takes before it records the study: `sweeper.lock`)."""
+    from pyarrow.fs import FileSelector
+
+    from sweeper.lock import GUARD, RECORD
+
+    entries = fs.get_file_info(FileSelector(run_dir, allow_not_found=True))
+    return any(
+        not (e.base_name in (RECORD, GUARD) or e.base_name.startswith(f".{RECORD}"))
+        for e in entries
+    )
+
+
 def check_run_dir(storage: Storage, study, resume: bool, *, record: bool = True) -> str | None:
     """Refuses to overwrite a run, or to resume one started from a different study; with
     `record`, records the study in a new run folder. Returns the problem, or None."""
@@ -143,7 +157,7 @@ def check_run_dir(storage: Storage, study, resume: bool, *, record: bool = True)
     record_path = f"{run_dir}/{STUDY_RECORD}"
     shown = storage.study_uri(study.name)
     wanted = recorded_fingerprint(study)
-    if fs.get_file_info(run_dir).type != FileType.NotFound:
+    if _holds_a_run(fs, run_dir):
         if not resume:
             return (
                 f"{shown} already holds a run of study {study.name!r}; pass --resume to "

@@ -10,17 +10,18 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import re
 from pathlib import Path
 from typing import Any
 
 from sweeper import metric_names
 from sweeper.params import Param, ParamError, parse_param
 from sweeper.study_file import StudyError, fail, read_mapping, resolve_path
+from trial import metrics as M
 
 __all__ = ["EarlyTerminate", "Study", "StudyError", "fail", "read_study", "resolve_path"]
 
 METHODS = ("grid", "random", "bayes")
-GOALS = ("maximize", "minimize")
 TOP_LEVEL = {
     "name",
     "description",
@@ -36,7 +37,7 @@ TOP_LEVEL = {
     "project",
     "entity",
 }
-EARLY_TERMINATE = {"type", "min_iter", "max_iter", "eta", "s", "metric"}
+EARLY_TERMINATE = {"type", "min_iter", "max_iter", "eta", "s", "metric", "goal"}
 DEFAULT_RANDOM_RUN_CAP = 8
 SMOKE_OVERRIDES: dict[str, Any] = {  # --smoke-test: tiny data, 2 epochs, the smoke attack budget
     "data.train_size": 512,
@@ -59,6 +60,19 @@ class EarlyTerminate:
     max_t: int | None
     brackets: int
     metric: str
+    goal: str  # which way `metric` is better: its definition's, or the study's where it has none
+
+    @property
+    def mode(self) -> str:
+        return "max" if self.goal == M.MAXIMIZE else "min"
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What `--resume` compares; a goal the metric's definition states is implied (so a run
+        folder recorded before `goal` existed still resumes)."""
+        out = dataclasses.asdict(self)
+        if self.goal == M.definition(self.metric).goal:
+            del out["goal"]
+        return out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,8 +90,9 @@ class Study:
     seed: int
     resources: dict[str, float]
     project: str
+    entity: str | None = None  # the W&B entity (user or team) of every run; None: the default
     overrides: dict[str, Any] = dataclasses.field(default_factory=dict)  # win over parameters
-    max_trials: int | None = None  # cap on the grid/random trial list
+    max_trials: int | None = None  # cap on the trials of every method (--smoke-test)
     max_concurrent_trials: int | None = None
     study_time_budget_s: float | None = None  # the whole study (Tune stops it, resumable)
     trial_time_budget_s: float | None = None  # each trial (stopped after the epoch past it)
@@ -88,8 +103,10 @@ class Study:
 
     @property
     def num_samples(self) -> int:
-        """How many trials a bayes study asks Optuna for."""
-        return self.run_cap or DEFAULT_RANDOM_RUN_CAP
+        """How many trials a bayes study asks Optuna for (at most `max_trials`, like the trial
+        list of a grid or random study: `--smoke-test` caps every method alike)."""
+        wanted = self.run_cap or DEFAULT_RANDOM_RUN_CAP
+        return min(wanted, self.max_trials) if self.max_trials else wanted
 
     def smoke(self) -> Study:
         """The `--smoke-test` variant: tiny trials, at most two, in its own `<name>-smoke` folder
@@ -107,9 +124,7 @@ class Study:
             "method": self.method,
             "metric": [self.metric, self.goal],
             "parameters": {p.path: p.describe() for p in self.params},
-            "early_terminate": dataclasses.asdict(self.early_terminate)
-            if self.early_terminate
-            else None,
+            "early_terminate": self.early_terminate.fingerprint() if self.early_terminate else None,
             "run_cap": self.run_cap,
             "seed": self.seed,
             "overrides": self.overrides,
@@ -191,11 +206,20 @@ def _early_terminate(path: Path, spec: Any) -> EarlyTerminate | None:
         ints[key] = None if value is None else _positive_int(path, f"early_terminate.{key}", value)
     if ints["eta"] < 2:
         raise fail(path, f"early_terminate.eta={ints['eta']} must be >= 2")
+    if ints["max_iter"] is not None and ints["min_iter"] > ints["max_iter"]:
+        raise fail(
+            path,
+            f"early_terminate.min_iter={ints['min_iter']} exceeds max_iter={ints['max_iter']}: "
+            "ASHA's first rung would come after its last; lower min_iter or raise max_iter",
+        )
     metric = spec.get("metric", metric_names.DEFAULT_ASHA_METRIC)
     problem = metric_names.asha_problem(metric)
     if problem:
         raise fail(path, f"early_terminate.metric={metric!r}: {problem}")
-    return EarlyTerminate(ints["min_iter"], ints["eta"], ints["max_iter"], ints["s"], metric)
+    goal, problem = metric_names.goal(metric, spec.get("goal"), "early_terminate.goal")
+    if problem:
+        raise fail(path, problem)
+    return EarlyTerminate(ints["min_iter"], ints["eta"], ints["max_iter"], ints["s"], metric, goal)
 
 
 def _resources(path: Path, spec: Any) -> dict[str, float]:
@@ -216,6 +240,18 @@ def _resources(path: Path, spec: Any) -> dict[str, float]:
     if out["cpu"] <= 0:
         raise fail(path, "resources.cpu must be > 0 (a trial's input pipeline needs a CPU)")
     return out
+
+
+def _wandb_name(path: Path, field: str, value: Any) -> str:
+    """A W&B project or entity name: text without spaces or W&B's reserved characters."""
+    if not isinstance(value, str) or not value or re.search(r"[\s/\\#?%:]", value):
+        example = "attention-sweeps" if field == "project" else "my-team"
+        raise fail(
+            path,
+            f"{field}={value!r} must be a W&B {field} name: text without spaces or any of "
+            f"/ \\ # ? % : (e.g. {field}: {example})",
+        )
+    return value
 
 
 def _time_budget(path: Path, spec: Any) -> tuple[float | None, float | None]:
@@ -244,15 +280,19 @@ def read_study(path: Path) -> Study:
     method = raw.get("method")
     if not isinstance(method, str) or method not in METHODS:
         raise fail(path, f"method={method!r} must be one of {', '.join(METHODS)}")
-    metric = raw.get("metric", {"name": "adv_acc", "goal": "maximize"})
+    metric = raw.get("metric", {"name": M.ADV_ACC})
     if not isinstance(metric, dict) or set(metric) - {"name", "goal"} or "name" not in metric:
-        raise fail(path, f"metric={metric!r} must be {{name: <metric>, goal: maximize|minimize}}")
-    goal = metric.get("goal", "maximize")
-    if not isinstance(goal, str) or goal not in GOALS:
-        raise fail(path, f"metric.goal={goal!r} must be maximize or minimize")
+        raise fail(
+            path,
+            f"metric={metric!r} must be {{name: <metric>}} (optionally with goal: maximize or "
+            "minimize, which the metric's definition implies)",
+        )
     problem = metric_names.study_metric_problem(metric["name"], bayes=method == "bayes")
     if problem:
         raise fail(path, f"metric.name={metric['name']!r}: {problem}")
+    goal, problem = metric_names.goal(metric["name"], metric.get("goal"), "metric.goal")
+    if problem:
+        raise fail(path, problem)
     params_raw = raw.get("parameters")
     if not isinstance(params_raw, dict) or not params_raw:
         raise fail(path, "parameters must be a non-empty mapping of dotted config paths")
@@ -295,7 +335,8 @@ def read_study(path: Path) -> Study:
         run_cap=run_cap,
         seed=seed,
         resources=_resources(path, raw.get("resources", {"cpu": 1, "gpu": 0})),
-        project=str(raw.get("project", "attention-sweeps")),
+        project=_wandb_name(path, "project", raw.get("project", "attention-sweeps")),
+        entity=None if raw.get("entity") is None else _wandb_name(path, "entity", raw["entity"]),
         max_concurrent_trials=concurrent,
         study_time_budget_s=study_budget,
         trial_time_budget_s=trial_budget,

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from sweeper import outcome
 from sweeper.commands import error, load
+from sweeper.lock import FolderBusy, StudyLock
 from sweeper.storage import in_ray_job
 
 log = logging.getLogger("sweeper")
@@ -96,8 +97,9 @@ def _preflight(args: argparse.Namespace):
                 else "RAY_ADDRESS is set (a Ray job), so the study runs on that cluster"
             )
             require_shared(storage, why)
+        study_lock(storage, study.name).check()  # another driver runs it: the first refusal
         problems = check_before_ray(study)
-    except (StudyError, StorageError, ValueError) as err:
+    except (StudyError, StorageError, ValueError) as err:  # (FolderBusy is a ValueError)
         return error(str(err))
     if problems:
         for problem in problems:
@@ -114,11 +116,40 @@ def _preflight(args: argparse.Namespace):
     return study, wandb_mode, storage, None
 
 
+def study_lock(storage, name: str) -> StudyLock:
+    """The driver lock of a study folder (a no-op one for URI storage, which has no path)."""
+    folder = storage.study_dir(name)
+    return StudyLock(folder, storage.study_uri(name)) if folder is not None else _NoLock()
+
+
+class _NoLock:
+    took_over = None
+
+    def check(self) -> None:
+        pass
+
+    def acquire(self) -> None:
+        log.info("the study folder is a URI: no driver lock; run one driver per study")
+
+    def release(self) -> None:
+        pass
+
+
 def _run(args: argparse.Namespace, signals: _Signals) -> int:
     checked = _preflight(args)
     if isinstance(checked, int):
         return checked
     study, wandb_mode, storage, extension = checked
+    lock = study_lock(storage, study.name)
+    try:
+        return _run_locked(args, signals, study, wandb_mode, storage, extension, lock)
+    finally:
+        lock.release()
+
+
+def _run_locked(args, signals, study, wandb_mode, storage, extension, lock) -> int:
+    """The study on its Ray, once every check passed; takes the folder's lock before Ray's
+    first write to it (the caller releases it)."""
     if in_ray_job():
         # The job runs in Ray's copy of its --working-dir, which Ray may unpack afresh while
         # the study runs (nodes that share a machine share that copy); Tune resolves paths
@@ -140,11 +171,23 @@ def _run(args: argparse.Namespace, signals: _Signals) -> int:
         return error(str(err))
     signals.install()  # after ray.init, which may install its own
     try:
-        problem = cluster.infeasible(study.resources)
+        problem = cluster.infeasible(study.resources, attached=cluster.attaching(args.address))
         if problem:
             return error(problem)
+        try:
+            stale = lock.acquire()
+        except FolderBusy as err:  # started at the same moment as another driver
+            return error(str(err))
+        if stale is not None:
+            print(
+                f"note: {storage.study_uri(study.name)} was held by a driver that is gone "
+                f"({stale.describe()}); taking it over",
+                file=sys.stderr,
+            )
         if extension is None:
-            check_run_dir(storage, study, args.resume, record=True)
+            problem = check_run_dir(storage, study, args.resume, record=True)
+            if problem:  # another driver recorded it since the preflight looked
+                return error(problem)
         elif not extension.resume:
             extend.record(extension)
             log.info(
@@ -217,4 +260,10 @@ def _report(storage, study, wandb_mode: str, max_clean_loss: float) -> None:
         from sweeper.wandb_run import log_study
 
         directory = local if local is not None else Path.cwd()
-        log_study(rendered, mode=wandb_mode, directory=directory, project=study.project)
+        log_study(
+            rendered,
+            mode=wandb_mode,
+            directory=directory,
+            project=study.project,
+            entity=study.entity,
+        )

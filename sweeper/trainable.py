@@ -4,7 +4,8 @@
 `TrialConfig` (dropping, and logging, keys the trial's model kind lacks), opens the trial's W&B
 run and builds the Trial; each `step` advances it one step (an epoch, then the evaluation) and
 logs it; `save_checkpoint`/`load_checkpoint` hand the epoch checkpoints to Tune and back, so a
-trial resumes on any node from its last epoch.
+trial resumes on any node from its last epoch (naming the epoch folder in the trial's folder
+when that lies in storage every node reaches, so the weights are stored once).
 
 How a trial can end, and what its W&B run says:
 - completed / diverged: the Trial is done; the run is closed before Tune sees the last result.
@@ -38,7 +39,8 @@ from ray import tune
 
 log = logging.getLogger(__name__)
 
-STATE_FILE = "sweeper.json"  # beside the epoch checkpoint: the trial's time spent so far
+STATE_FILE = "sweeper.json"  # Tune's checkpoint: the trial's time spent so far, and ...
+EPOCH_DIR = "epoch_dir"  # ... the epoch checkpoint in the trial's folder it stands for
 STOP_REASON = "stop_reason"
 OVER_TIME_BUDGET = "over_time_budget"  # the status of a trial stopped by its own time budget
 SETUP_TIME = "time/setup_s"  # in a trial's first result: its start (worker, data, model)
@@ -97,8 +99,10 @@ class EpochTrainable(tune.Trainable):
         wandb_mode: str,
         wandb_root: str | None,
         cpus: float,
+        entity: str | None = None,
         varied: tuple[str, ...] = (),
         best_metric: str = "val/clean_acc",
+        best_goal: str | None = None,
         trial_budget_s: float | None = None,
         study_deadline: float | None = None,
     ) -> None:
@@ -108,9 +112,11 @@ class EpochTrainable(tune.Trainable):
         signal.signal(signal.SIGTERM, _on_sigterm)
         _threads(cpus)
         self.study, self.project, self.wandb_mode = study, project, wandb_mode
+        self.entity = entity  # the study's W&B entity (None: the account's default)
         self.varied = varied  # the study's varied parameters, named in W&B run names
         self.wandb_root = Path(wandb_root) if wandb_root else None
-        self.best_metric = best_metric  # picks the trial's best checkpoint (the ASHA metric)
+        self.best_metric = best_metric  # picks the trial's best checkpoint (the ASHA metric) ...
+        self.best_goal = best_goal  # ... read the way ASHA reads it (None: its definition's)
         self.node_id = ray.get_runtime_context().get_node_id()
         self.budget_s = trial_budget_s
         self.deadline = study_deadline  # wall-clock end of the study's time budget, if any
@@ -148,6 +154,7 @@ class EpochTrainable(tune.Trainable):
             mode=self.wandb_mode,
             directory=self.folder,
             project=self.project,
+            entity=self.entity,
             group=self.study,
             name=run_name(kept, self.varied),
             run_id=f"{self.study}-{self.trial_id}",
@@ -175,6 +182,7 @@ class EpochTrainable(tune.Trainable):
             checkpoint_dir=self.folder / "checkpoints",
             artifacts_dir=self.folder,
             best_metric=self.best_metric,
+            best_goal=self.best_goal,
         )
 
     def step(self) -> dict[str, Any]:
@@ -224,15 +232,33 @@ class EpochTrainable(tune.Trainable):
         self._close("preempted")
 
     def save_checkpoint(self, checkpoint_dir: str) -> None:
+        """Hands Tune the step's checkpoint. When the trial's folder lies in the study folder
+        (local or shared storage, which every node reaches), its epoch checkpoints are already
+        stored there, so Tune's checkpoint only names the epoch (one copy of the weights per
+        kept checkpoint, however many evaluation steps follow); with remote storage the epoch
+        travels inside Tune's checkpoint."""
+        state: dict[str, Any] = {"elapsed_s": self.elapsed_s}
         if self.latest is not None:
-            shutil.copytree(self.latest, checkpoint_dir, dirs_exist_ok=True)
-        (Path(checkpoint_dir) / STATE_FILE).write_text(json.dumps({"elapsed_s": self.elapsed_s}))
+            if self.wandb_root is not None:
+                state[EPOCH_DIR] = self.latest.relative_to(self.folder).as_posix()
+            else:
+                shutil.copytree(self.latest, checkpoint_dir, dirs_exist_ok=True)
+        (Path(checkpoint_dir) / STATE_FILE).write_text(json.dumps(state))
 
     def load_checkpoint(self, checkpoint_dir: str) -> None:
-        state = Path(checkpoint_dir) / STATE_FILE
-        if state.exists():
-            self.elapsed_s = float(json.loads(state.read_text()).get("elapsed_s", 0.0))
-        if any(p.name != STATE_FILE for p in Path(checkpoint_dir).iterdir()):
+        state_file = Path(checkpoint_dir) / STATE_FILE
+        state = json.loads(state_file.read_text()) if state_file.exists() else {}
+        self.elapsed_s = float(state.get("elapsed_s", 0.0))
+        if state.get(EPOCH_DIR):  # the epoch is in the trial's folder, which this node reaches
+            path = self.folder / state[EPOCH_DIR]
+            if not (path / "state.json").exists():
+                raise FileNotFoundError(
+                    f"trial {self.trial_id}: Tune's checkpoint names {path}, which is gone from "
+                    "the trial's folder (deleted by hand?); the trial cannot resume from it"
+                )
+            self.trial.restore(path)
+            self.latest = path
+        elif any(p.name != STATE_FILE for p in Path(checkpoint_dir).iterdir()):
             self.trial.restore(checkpoint_dir)  # (a diverged last step leaves no weights)
 
     def cleanup(self) -> None:  # also runs when ASHA, the study's budget or its end stops it

@@ -63,11 +63,10 @@ def _scheduler(study: Study, max_epochs: int):
     et = study.early_terminate
     if et is None:
         return None
-    mode = "min" if "loss" in et.metric else "max"
     return FinishingASHA(
         time_attr="training_iteration",
         metric=et.metric,
-        mode=mode,
+        mode=et.mode,  # the metric's defined direction (trial.metrics), never a guess
         max_t=et.max_t or max_epochs,
         grace_period=et.grace_period,
         reduction_factor=et.reduction_factor,
@@ -142,17 +141,20 @@ def run_study(
     from sweeper.progress import Progress
 
     local = storage.local
+    et = study.early_terminate
     progress = Progress(study.name, study.metric, study.mode, varied=varied(study))
     trainable = tune.with_resources(
         tune.with_parameters(
             EpochTrainable,
             study=study.name,
             project=study.project,
+            entity=study.entity,
             wandb_mode=wandb_mode,
             wandb_root=str(local) if local is not None else None,
             cpus=study.resources["cpu"],
             varied=varied(study),
-            best_metric=study.early_terminate.metric if study.early_terminate else M.VAL_CLEAN_ACC,
+            best_metric=et.metric if et else M.VAL_CLEAN_ACC,
+            best_goal=et.goal if et else None,  # the way ASHA reads it
             trial_budget_s=study.trial_time_budget_s,
             study_deadline=time.time() + study.study_time_budget_s
             if study.study_time_budget_s

@@ -118,6 +118,7 @@ class TrialRun:
         config: dict[str, Any],
         tags: Sequence[str] = (),
         job_type: str = "trial",
+        entity: str | None = None,
     ) -> None:
         self._run = None
         self._last_step = -1  # steps up to this one are already in W&B
@@ -126,6 +127,7 @@ class TrialRun:
         args = dict(
             dir=str(directory),
             project=project,
+            entity=entity,  # None: the account's default entity
             group=group,
             name=name,
             id=run_id,
@@ -267,12 +269,15 @@ class TrialRun:
             log.debug("W&B teardown: %s", err)
 
 
-def log_study(report, *, mode: str, directory: Path, project: str) -> None:
+def log_study(
+    report, *, mode: str, directory: Path, project: str, entity: str | None = None
+) -> None:
     """The study-level W&B run: the leaderboard as a Table and the report's plots."""
     run = TrialRun(
         mode=mode,
         directory=directory,
         project=project,
+        entity=entity,
         group=report.study,
         name=f"{report.study}-report",
         run_id=f"{report.study}-report",

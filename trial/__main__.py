@@ -69,9 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--checkpoint",
-        choices=("best", "last"),
-        default="best",
-        help="with --evaluate: which stored epoch to attack (default best)",
+        choices=("last", "best"),
+        default="last",
+        help="with --evaluate: which stored epoch to attack: last (default; the model the "
+        "trial's reported figures and the leaderboard's come from) or best (by the trial's "
+        "best-checkpoint metric, val/clean_acc unless its study's ASHA watched another)",
     )
     legacy.add_flags(parser)
     return parser
@@ -90,7 +92,8 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from trial.reevaluate import reevaluate
+    from trial import checkpoint as C
+    from trial.reevaluate import describe, reevaluate
 
     if legacy.given(args) or args.fresh:
         flags = [*legacy.given(args), *(["--fresh"] if args.fresh else [])]
@@ -101,7 +104,9 @@ def _evaluate(args: argparse.Namespace) -> int:
         )
         return 2
     try:
-        record, path = reevaluate(args.evaluate, args.checkpoint, parse_sets(args.set))
+        checkpoint = C.find(Path(args.evaluate), args.checkpoint)
+        print(f"--evaluate: {describe(checkpoint, args.checkpoint)}", file=sys.stderr)
+        record, path = reevaluate(checkpoint, args.checkpoint, parse_sets(args.set))
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

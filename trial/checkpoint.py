@@ -202,8 +202,9 @@ def prune(root: Path, best_epoch: int | None) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def find(run_dir: Path, which: str = "best") -> Path:
-    """The `best` or `last` checkpoint of a stored trial.
+def find(run_dir: Path, which: str = "last") -> Path:
+    """The `last` (the model a trial's reported figures come from) or `best` checkpoint of a
+    stored trial.
 
     `run_dir` may be a `python -m trial` workdir or a study's trial folder (both hold
     `checkpoints/epoch_XXXX/`), a checkpoints folder, one epoch folder, or a trial folder that

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import types
 import typing
 from typing import Any
 
@@ -180,8 +181,44 @@ def _build(config_cls: type, values: dict[str, Any], section: str, fixed: dict |
             f"unknown key(s) {', '.join(f'{section}.{k}' for k in unknown)} for {where}"
             f"{advice}; allowed: {', '.join(f'{section}.{n}' for n in sorted(names))}"
         )
+    for name in names:  # a field no coercion checks would take any value silently
+        _check_hint(hints[name], f"{section}.{name}", config_cls.__name__)
     kwargs = {k: _coerce(v, hints[k], f"{section}.{k}") for k, v in values.items()}
     return config_cls(**kwargs, **(fixed or {}))
+
+
+_SCALARS = (bool, int, float, str)
+
+
+def _optional(hint: Any) -> Any:
+    """The inner type of `X | None` (or Optional[X]), else None."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        inner = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(inner) == 1 and len(typing.get_args(hint)) == 2:
+            return inner[0]
+    return None
+
+
+def _check_hint(hint: Any, key: str, owner: str) -> None:
+    """Raises TypeError for a field type `_coerce` cannot check (a config class bug, found the
+    first time the class meets `from_dict`, whatever the field's value)."""
+    inner = _optional(hint)
+    if inner is not None:
+        return _check_hint(inner, key, owner)
+    origin = typing.get_origin(hint)
+    if hint in _SCALARS or origin is typing.Literal or dataclasses.is_dataclass(hint):
+        return None
+    if origin is tuple:
+        args = [a for a in typing.get_args(hint) if a is not Ellipsis] or [str]
+        for arg in args:
+            _check_hint(arg, key, owner)
+        return None
+    raise TypeError(
+        f"config field {key} of {owner} has type {hint!r}, which TrialConfig.from_dict "
+        "cannot check (so any value would pass); use bool, int, float, str, a Literal, a "
+        "tuple of those, `X | None` or a nested config dataclass, or teach "
+        "trial.config._coerce the type"
+    )
 
 
 def _unknown_key_hint(section: str, key: str, names: list[str]) -> str:
@@ -217,6 +254,9 @@ def _unknown_key_hint(section: str, key: str, names: list[str]) -> str:
 
 def _coerce(value: Any, hint: Any, key: str) -> Any:
     """Converts a YAML/CLI/Tune value to the field's type, or raises naming the key."""
+    inner = _optional(hint)
+    if inner is not None:
+        return None if value is None else _coerce(value, inner, key)
     origin = typing.get_origin(hint)
     if dataclasses.is_dataclass(hint):  # a nested group such as data.imagenet
         return _build(hint, value, key)
@@ -246,6 +286,7 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
         if not isinstance(value, str):
             raise ValueError(f"{key}={value!r} must be a string")
         return value
+    _check_hint(hint, key, "its config class")  # unreachable once _build checked: raises
     return value
 
 

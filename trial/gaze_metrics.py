@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from trial import metrics as M
+
 BORDER = 0.9  # max(|x|, |y|) at or beyond this is "at the border" (the handover's ±160 px)
 CENTRE = 0.1  # max(|x|, |y|) at or below this is "at the centre" (the handover's ±10 px)
 MIN_SPREAD = 0.05
@@ -46,24 +48,24 @@ def gaze_metrics(gazes: np.ndarray, centres: np.ndarray | None = None) -> dict[s
     else:
         diversity = 0.0
     out = {
-        "gaze/border_frac": float((reach >= BORDER).mean()),
-        "gaze/center_frac": float((reach <= CENTRE).mean()),
-        "gaze/spread": spread,
-        "gaze/diversity": diversity,
+        M.GAZE_BORDER_FRAC: float((reach >= BORDER).mean()),
+        M.GAZE_CENTER_FRAC: float((reach <= CENTRE).mean()),
+        M.GAZE_SPREAD: spread,
+        M.GAZE_DIVERSITY: diversity,
     }
     collapsed = (
-        out["gaze/border_frac"] > 0.5
+        out[M.GAZE_BORDER_FRAC] > 0.5
         or spread < MIN_SPREAD
         or (k > 1 and diversity < MIN_DIVERSITY)
     )
-    out["gaze/collapsed"] = float(collapsed)
+    out[M.GAZE_COLLAPSED] = float(collapsed)
     if centres is not None:
         centres = np.asarray(centres, np.float64)
         if centres.shape != (n, 2):
             raise ValueError(f"centres must have shape ({n}, 2); got {centres.shape}")
-        out["gaze/object_dist"] = _nearest_distance(gazes, centres)
+        out[M.GAZE_OBJECT_DIST] = _nearest_distance(gazes, centres)
         # A look-anywhere baseline: the same gazes, each paired with another image's object.
-        out["gaze/object_dist_shuffled"] = _nearest_distance(np.roll(gazes, 1, axis=0), centres)
+        out[M.GAZE_OBJECT_DIST_SHUFFLED] = _nearest_distance(np.roll(gazes, 1, axis=0), centres)
     return out
 
 
@@ -86,6 +88,6 @@ def stn_metrics(theta: np.ndarray, boxes: np.ndarray) -> dict[str, float]:
         return touches & ((hi - lo) / 2 < FULL)
 
     return {
-        "stn/theta_saturation": float((np.abs(translations) >= SATURATED).mean()),
-        "stn/bbox_edge_frac": float((clinging(x0, x1) | clinging(y0, y1)).mean()),
+        M.STN_THETA_SATURATION: float((np.abs(translations) >= SATURATED).mean()),
+        M.STN_BBOX_EDGE_FRAC: float((clinging(x0, x1) | clinging(y0, y1)).mean()),
     }

@@ -82,14 +82,33 @@ def _record_path(folder: Path, budget: str) -> Path:
     raise RuntimeError(f"could not find a free record name in {folder}")
 
 
+def describe(checkpoint: Path, which: str) -> str:
+    """Which stored epoch `--evaluate` attacks, and how it relates to the trial's own figures
+    (which come from its last epoch: the final evaluation attacks the last epoch's model, and a
+    trial ASHA stopped reports its last epoch's)."""
+    state = C.read_state(checkpoint)
+    epoch = state.get("epoch")
+    if which == "last":
+        return (
+            f"epoch {epoch} ({checkpoint}): the last checkpoint, the model the trial's reported "
+            "figures (and the leaderboard's) come from"
+        )
+    metric = state.get("best_metric", "val/clean_acc")
+    return (
+        f"epoch {epoch} ({checkpoint}): the best checkpoint by {metric}, which need not be the "
+        "model the trial's reported figures come from (those are the last checkpoint's: "
+        "--checkpoint last)"
+    )
+
+
 def reevaluate(
-    run_dir: Path | str, which: str = "best", overrides: dict[str, Any] | None = None
+    run_dir: Path | str, which: str = "last", overrides: dict[str, Any] | None = None
 ) -> tuple[dict[str, Any], Path]:
     """Re-attacks a stored trial.
 
     Args:
         run_dir: a `python -m trial` workdir, a study's trial folder, or a checkpoint folder.
-        which: `best` or `last` checkpoint.
+        which: `last` (the model the trial's figures come from) or `best` checkpoint.
         overrides: evaluation keys (e.g. {"attack.budget": "standard"}).
 
     Returns:
@@ -100,7 +119,7 @@ def reevaluate(
     check_overrides(overrides)
     checkpoint = C.find(Path(run_dir), which)
     epoch = C.read_state(checkpoint).get("epoch")
-    log.info("re-evaluating %s (%s checkpoint, epoch %s)", checkpoint, which, epoch)
+    log.info("re-evaluating %s", describe(checkpoint, which))
     cfg, model, data = load_model(checkpoint, overrides)
     metrics = final_evaluation(cfg, model, data)
     record = {

@@ -84,8 +84,9 @@ class Trial:
         artifacts_dir: the trial's folder for overlays and plots (default: checkpoint_dir).
         resume_from: a checkpoint to continue from; by default the latest one in
             `checkpoint_dir`, if any.
-        best_metric: the per-epoch metric that picks the best checkpoint (minimised when its
-            name contains "loss", else maximised).
+        best_metric: the per-epoch metric that picks the best checkpoint.
+        best_goal: which way it is better (maximize | minimize); by default the direction its
+            definition states (`trial.metrics.DEFINITIONS`).
         progress: log images/s and the time left while an epoch trains.
     """
 
@@ -97,9 +98,11 @@ class Trial:
         artifacts_dir: Path | str | None = None,
         resume_from: Path | str | None = None,
         best_metric: str = M.VAL_CLEAN_ACC,
+        best_goal: str | None = None,
         progress: bool = False,
     ) -> None:
         self.cfg = cfg
+        self.best_goal = _best_goal(best_metric, best_goal)
         self.checkpoint_dir = Path(checkpoint_dir)
         self.artifacts_dir = Path(artifacts_dir) if artifacts_dir else self.checkpoint_dir
         self.best_metric, self.progress = best_metric, progress
@@ -112,7 +115,7 @@ class Trial:
         self.data = load(cfg.data)
         E.check_config(cfg, self.data.num_classes)  # fails before any training
         self.model = models.build(cfg.model, self.data.input_shape, self.data.num_classes)
-        self.steps = (self.data.train_size or 50_000) // cfg.train.batch_size
+        self.steps = self.data.train_size // cfg.train.batch_size  # Data: train_size >= 1
         if self.steps < 1:
             raise ValueError(
                 f"train.batch_size={cfg.train.batch_size} exceeds data.train_size="
@@ -206,8 +209,8 @@ class Trial:
         started = time.perf_counter()
         batches = self.data.train_batches(cfg.train.batch_size, cfg.seed + epoch, cfg.train.augment)
         progress = None
-        if self.progress:  # total 0 (no ETA) when the dataset does not know its size
-            total = (self.data.train_size or 0) // cfg.train.batch_size * cfg.train.batch_size
+        if self.progress:
+            total = self.steps * cfg.train.batch_size
             progress = EpochProgress(epoch, cfg.train.epochs, total)
         terms = self.trainer.train_epoch(batches, progress)
         loss = terms.pop("total")
@@ -227,7 +230,7 @@ class Trial:
         adv = evaluate(self.logits, self.val_attack, batch.images, batch.labels, len(batch))
         metrics[M.VAL_ADV_ACC] = adv.adv_acc
         metrics.update(self.look(epoch))
-        metrics["time/epoch_s"] = time.perf_counter() - started
+        metrics[M.TIME_EPOCH] = time.perf_counter() - started
         metrics[SKIPPED] = self.data.skipped  # unreadable images left out of the data
         self._track_best(metrics, epoch)
         self.state["epoch"] = epoch
@@ -269,7 +272,7 @@ class Trial:
             M.PHASE: M.EVALUATION,
             M.EVAL_DONE: len(evaluator.done_units()),
             M.EVAL_TOTAL: evaluator.total,
-            "time/eval_step_s": time.perf_counter() - started,
+            M.TIME_EVAL_STEP: time.perf_counter() - started,
         }
         if evaluator.finished:
             metrics.update(evaluator.result())
@@ -296,9 +299,25 @@ class Trial:
         if not isinstance(value, int | float) or not math.isfinite(value):
             return
         best = self.state.get("best")
-        sign = -1.0 if "loss" in self.best_metric else 1.0
-        if best is None or sign * value > sign * best:
+        if best is None or M.better(self.best_goal, value, best):
             self.state["best"], self.state["best_epoch"] = float(value), epoch
+
+
+def _best_goal(metric: str, goal: str | None) -> str:
+    """The direction that picks the best checkpoint: `goal`, else the metric's definition's."""
+    found = M.definition(metric)
+    if found is None or not found.per_epoch:
+        raise ValueError(
+            f"best checkpoint metric {metric!r} is not a per-epoch metric; use one of "
+            f"{', '.join(k for k, d in M.DEFINITIONS.items() if d.per_epoch)}"
+        )
+    goal = goal or found.goal
+    if goal not in M.GOALS:
+        raise ValueError(
+            f"best checkpoint metric {metric!r} has no direction of its own ({found.meaning}); "
+            "say which way is better (maximize or minimize)"
+        )
+    return goal
 
 
 def run_trial(

@@ -150,3 +150,23 @@ def test_sigterm_on_the_driver_does_what_ctrl_c_does_even_when_ctrl_c_is_ignored
     finally:
         signal.signal(signal.SIGINT, before)
     assert signals.code == outcome.EXIT_TERMINATED != outcome.EXIT_INTERRUPTED
+
+
+def test_a_ray_of_the_studys_own_refuses_what_this_machine_lacks(monkeypatch):
+    import ray
+
+    from sweeper import cluster
+
+    monkeypatch.setattr(ray, "nodes", lambda: [{"Alive": True, "Resources": {"CPU": 2.0}}])
+    # What the monitor of a Ray started by `ray.init` says of its node types: nothing usable.
+    monkeypatch.setattr(cluster, "autoscaler_node_types", lambda wait_s=15.0: None)
+    problem = cluster.infeasible({"cpu": 1, "gpu": 1}, attached=False)
+    assert problem is not None, "no node will ever join a Ray the study started itself"
+    assert '{"CPU": 2.0}' in problem and "which no other node joins" in problem
+    assert "--address" in problem and "resources.gpu: 0" in problem, "the two fixes"
+    assert cluster.infeasible({"cpu": 2, "gpu": 0}, attached=False) is None
+    assert "Lower resources.cpu" in cluster.infeasible({"cpu": 3}, attached=False)
+    # A cluster the study attached to may still grow: unknown node types make trials wait.
+    assert cluster.infeasible({"cpu": 1, "gpu": 1}, attached=True) is None
+    monkeypatch.setattr(cluster, "autoscaler_node_types", lambda wait_s=15.0: [{"CPU": 8.0}])
+    assert "the autoscaler can add" in cluster.infeasible({"gpu": 1}, attached=True)

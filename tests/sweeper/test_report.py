@@ -211,3 +211,17 @@ def test_threat_model_reads_eps_as_bayes_and_grid_trials_store_it():
     # A bayes trial keeps the study's "2/255"; a grid trial (and an extension's) the number.
     text = stats.threat_model([trial("a", "2/255"), trial("b", 2 / 255), trial("c", 4 / 255)])
     assert "ε = 2/255 (0.007843), 4/255 (0.01569);" in text
+
+
+def test_a_plot_whose_module_cannot_be_imported_gets_its_own_section(study, monkeypatch):
+    import sys
+
+    # None in sys.modules makes `import sweeper.report.plots.pareto` raise ImportError, as a
+    # missing optional dependency of that one plot would.
+    monkeypatch.setitem(sys.modules, "sweeper.report.plots.pareto", None)
+    rep = report.build(study)
+    section = next(s for s in rep.sections if s.name == "pareto")
+    assert "Could not draw this plot" in section.text and "ModuleNotFoundError" in section.text
+    assert "trial_b" in rep.markdown, "the leaderboard is still written"
+    others = [s for s in rep.sections if s.name != "pareto"]
+    assert others and any(s.images for s in others), "and so are the other plots"

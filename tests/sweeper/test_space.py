@@ -112,6 +112,11 @@ parameters:
             "unknown field\\(s\\) \\['patience'\\]",
         ),
         (
+            "method: grid\nparameters: {seed: {value: 1}}\n"
+            "early_terminate: {min_iter: 3, max_iter: 2}",
+            "early_terminate.min_iter=3 exceeds max_iter=2.*lower min_iter or raise max_iter",
+        ),
+        (
             "method: grid\nparameters: {train.epochs: {value: 5}}\nearly_terminate: {max_iter: 2}",
             "max_iter=2 is below the longest train.epochs=5",
         ),
@@ -259,19 +264,54 @@ parameters:
     assert {4, 12} <= {p["model.width"] for p in probes}
 
 
-def test_bayes_configs_are_built_before_ray(tmp_path):
+@pytest.mark.parametrize("method", ["grid", "random", "bayes"])
+def test_every_trials_model_is_built_before_ray(tmp_path, method):
     study = study_of(
         tmp_path,
-        """
-method: bayes
+        f"""
+method: {method}
+run_cap: 6
 parameters:
-  model.kind: {values: [resnet, cortical]}
-  data.image_size: {value: 12}
-  data.digit_size: {value: 8}
+  model.kind: {{values: [resnet, cortical]}}
+  data.image_size: {{value: 12}}
+  data.digit_size: {{value: 8}}
 """,
     )
-    with pytest.raises(StudyError, match="cortical.*does not build its model.*multiple of 8"):
+    with pytest.raises(
+        StudyError,
+        match="trial .*cortical.* does not build its model at data.image_size=12 .*multiple of "
+        "8.*change that trial's model fields or data.image_size",
+    ):
         check_before_ray(study)
+
+
+def test_probing_every_trial_takes_seconds():
+    import time
+
+    study = load_study(PROJECT / "search_spaces/handover.yaml")
+    trials = len(plan(study).points)
+    started = time.perf_counter()
+    check_before_ray(study)
+    per_trial = (time.perf_counter() - started) / trials
+    print(f"{trials} trials probed, {per_trial:.3f} s each")
+    assert trials >= 50 and per_trial < 0.5, "a study of 50 trials would wait half a minute"
+
+
+def test_smoke_test_caps_bayes_like_grid_and_random(tmp_path):
+    text = """
+method: bayes
+run_cap: 20
+parameters:
+  train.learning_rate: {min: 0.001, max: 0.1}
+"""
+    study = study_of(tmp_path, text)
+    assert study.num_samples == 20
+    smoke = study.smoke()
+    assert smoke.num_samples == smoke.max_trials == 2, "--smoke-test promises at most 2 trials"
+    out = run_cli(str(write(tmp_path, text)), "--smoke-test", "--dry-run")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.splitlines()[0])["trials"] == 2
+    assert "bayes study 'study-smoke': 2 trial(s)" in out.stderr
 
 
 def test_every_dataset_is_checked_before_ray(tmp_path, monkeypatch):
@@ -329,6 +369,18 @@ parameters:
             "max_concurrent_trials=0",
         ),
         (
+            "method: grid\nparameters: {seed: {value: 1}}\nentity: my team",
+            "entity='my team' must be a W&B entity name: text without spaces.*entity: my-team",
+        ),
+        (
+            "method: grid\nparameters: {seed: {value: 1}}\nentity: [a, b]",
+            "entity=\\['a', 'b'\\] must be a W&B entity name",
+        ),
+        (
+            "method: grid\nparameters: {seed: {value: 1}}\nproject: a/b",
+            "project='a/b' must be a W&B project name",
+        ),
+        (
             f"method: grid\nparameters:\n  seed: {{values: {list(range(400))}}}\n"
             f"  train.epochs: {{values: {list(range(1, 400))}}}\n",
             "the grid has 159,600 points",
@@ -347,6 +399,9 @@ def test_resources_budgets_and_concurrency_are_read(tmp_path):
         "max_concurrent_trials: 2\ntime_budget_s: {study: 3600, trial: 600}\n",
     )
     assert study.resources == {"cpu": 1.0, "gpu": 0.5}
+    assert study.entity is None, "no entity: W&B's default for the account"
+    team = study_of(tmp_path, "method: grid\nparameters: {seed: {value: 1}}\nentity: my-team\n")
+    assert team.entity == "my-team"
     assert study.max_concurrent_trials == 2
     assert (study.study_time_budget_s, study.trial_time_budget_s) == (3600.0, 600.0)
 

@@ -66,6 +66,12 @@ def test_a_study_trial_folder_holds_its_best_checkpoint_and_overlays(tmp_path):
         assert Path(r[M.ARTIFACT_OVERLAY]) == folder / "overlays" / f"epoch_{r[M.EPOCH]:04d}.png"
         assert Path(r[M.ARTIFACT_OVERLAY]).exists()
     assert Path(epochs[-1][M.ARTIFACT_GAZE_METRICS]) == folder / "gaze_metrics.png"
+    # One copy of the weights per kept epoch: Tune's checkpoints (one per step, the final
+    # evaluation's steps included) name the epoch in the trial's folder instead of copying it.
+    tune_dirs = [Path(s.checkpoint.path) for s in saved]
+    assert len(tune_dirs) > len(epochs), "the evaluation steps are checkpointed too"
+    assert not [p for d in tune_dirs for p in d.rglob("*") if p.name != "sweeper.json"]
+    assert len(list(folder.rglob(C.ARRAYS))) == len(kept)
 
     # Tune restoring an older checkpoint (e.g. after a node loss) wins over the folder's latest.
     again = Trainable(config={"trial": TRIAL})

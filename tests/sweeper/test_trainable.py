@@ -3,6 +3,7 @@ ending closes the W&B run, the per-trial time budget, errors, and SIGTERM (preem
 
 from __future__ import annotations
 
+import json
 import signal
 from types import SimpleNamespace
 
@@ -125,22 +126,113 @@ def test_sigterm_while_a_trial_runs_is_a_preemption(monkeypatch):
 
 
 def test_a_reused_worker_closes_the_last_trial_and_starts_the_next(tmp_path, monkeypatch):
+    import keras
+
     import sweeper.wandb_run
 
-    runs = []
-    monkeypatch.setattr(sweeper.wandb_run, "TrialRun", lambda **kw: runs.append(kw) or FakeRun())
-    monkeypatch.setattr(T.EpochTrainable, "_make_trial", lambda self, cfg: FakeTrial(epochs=2))
+    events, runs, made = [], [], []
+
+    class Run(FakeRun):
+        def finish(self, outcome):
+            events.append(f"finish:{outcome}")
+            super().finish(outcome)
+
+    def open_run(**kw):
+        events.append("open")
+        runs.append(kw)
+        return Run()
+
+    def make_trial(self, cfg):
+        made.append(cfg)
+        return FakeTrial(epochs=2)
+
+    monkeypatch.setattr(sweeper.wandb_run, "TrialRun", open_run)
+    monkeypatch.setattr(T.EpochTrainable, "_make_trial", make_trial)
+    monkeypatch.setattr(keras.backend, "clear_session", lambda: events.append("clear"))
+    clock = iter(range(0, 1000, 10))  # every clock reading is 10 s after the last
+    monkeypatch.setattr(T.time, "monotonic", lambda: next(clock))
     t = adapter(FakeTrial(epochs=5), monkeypatch=monkeypatch)
-    previous = t.run
-    t.step()  # ASHA stops it here; Tune keeps the worker for the next trial
-    t.study, t.project, t.wandb_mode, t.wandb_root = "s", "p", "offline", tmp_path
+    t.run = previous = Run()
+    t.step()  # ASHA stops it here, after 10 s; Tune keeps the worker for the next trial
+    assert t.elapsed_s == 10
+    t.study, t.project, t.entity, t.wandb_mode, t.wandb_root = "s", "p", "team", "offline", tmp_path
     t.varied = ("seed",)
-    t.scratch = tmp_path / "old"
     t._trial_info = SimpleNamespace(trial_id="next_00001")
-    assert t.reset_config({"trial": {"model.kind": "resnet", "seed": 4}})
-    assert previous.outcomes == ["stopped"] and not (tmp_path / "old").exists()
-    assert runs[-1]["run_id"] == "s-next_00001" and runs[-1]["config"]["seed"] == 4
-    assert runs[-1]["name"] == "resnet-seed=4"
-    assert set(runs[-1]["tags"]) == {"study:s", "family:resnet"}
-    assert runs[-1]["directory"] == tmp_path / "s" / "trial_next_00001"
-    assert [t.step()["done"] for _ in range(2)] == [False, True] and t.elapsed_s >= 0
+    # model.gaze_l2 is a key resnet lacks: dropped, as for a fresh worker
+    assert t.reset_config({"trial": {"model.kind": "resnet", "seed": 4, "model.gaze_l2": 0.1}})
+    # The old run is closed as stopped, then the old graphs are freed, then the next run opens.
+    assert events == ["finish:stopped", "clear", "open"] and previous.outcomes == ["stopped"]
+    [cfg] = made
+    assert (cfg.model.kind, cfg.seed) == ("resnet", 4)
+    assert runs == [
+        {
+            "mode": "offline",
+            "directory": tmp_path / "s" / "trial_next_00001",
+            "project": "p",
+            "entity": "team",
+            "group": "s",
+            "name": "resnet-seed=4",
+            "run_id": "s-next_00001",
+            "config": cfg.to_dict(),
+            "tags": ("study:s", "family:resnet"),
+        }
+    ]
+    assert T._ACTIVE is t and t.run is not previous
+    assert t.elapsed_s == 0.0, "the next trial's time budget starts at zero"
+    first = t.step()
+    assert first[T.SETUP_TIME] == 10, "the next trial's first result says how long its start took"
+    assert first["done"] is False and T.SETUP_TIME not in t.step()
+    assert t.run.outcomes == ["completed"] and t.elapsed_s == 20
+
+
+def _epoch(folder, n):
+    path = folder / "checkpoints" / f"epoch_{n:04d}"
+    path.mkdir(parents=True)
+    (path / "arrays.npz").write_bytes(b"weights")
+    (path / "state.json").write_text(json.dumps({"epoch": n}))
+    return path
+
+
+class RestoringTrial(FakeTrial):
+    def __init__(self) -> None:
+        super().__init__()
+        self.restored = []
+
+    def restore(self, path):
+        self.restored.append(path)
+
+
+@pytest.mark.parametrize("storage", ["in-the-study-folder", "remote"])
+def test_tunes_checkpoint_copies_the_weights_only_where_the_trial_folder_is_not_reached(
+    tmp_path, storage
+):
+    t = adapter(FakeTrial())
+    t.folder, t.elapsed_s = tmp_path / "trial_1", 12.5
+    t.wandb_root = tmp_path if storage == "in-the-study-folder" else None
+    t.latest = _epoch(t.folder, 2)
+    tune_dirs = [tmp_path / f"checkpoint_{i:06d}" for i in range(3)]  # epoch, then evaluation
+    for d in tune_dirs:
+        d.mkdir()
+        t.save_checkpoint(str(d))
+    copies = sorted(p.name for d in tune_dirs for p in d.iterdir())
+    if storage == "remote":  # the weights must travel with Tune's checkpoint
+        assert copies == sorted(["arrays.npz", "state.json", "sweeper.json"] * 3)
+    else:
+        assert copies == ["sweeper.json"] * 3, "one copy of the weights: the epoch's own"
+    back = adapter(RestoringTrial())
+    back.folder, back.wandb_root = t.folder, t.wandb_root
+    back.load_checkpoint(str(tune_dirs[-1]))
+    assert back.elapsed_s == 12.5
+    assert back.trial.restored == [t.latest if storage != "remote" else str(tune_dirs[-1])]
+
+
+def test_a_checkpoint_naming_an_epoch_deleted_by_hand_says_so(tmp_path):
+    t = adapter(FakeTrial())
+    t.folder, t.wandb_root = tmp_path / "trial_1", tmp_path
+    t.latest = _epoch(t.folder, 3)
+    t.save_checkpoint(str(tmp_path))
+    import shutil
+
+    shutil.rmtree(t.latest)
+    with pytest.raises(FileNotFoundError, match="names .*epoch_0003, which is gone"):
+        t.load_checkpoint(str(tmp_path))

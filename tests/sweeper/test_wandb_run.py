@@ -72,12 +72,19 @@ def run_file(directory: Path, run_id: str) -> list[Path]:
 
 
 def meta(path: Path) -> dict:
-    """Name, tags, exit code and whether the run was marked preempting."""
+    """Name, tags, group, entity, project, exit code and whether the run was marked
+    preempting."""
     out = {"preempting": False}
     for rec in records(path):
         kind = rec.WhichOneof("record_type")
         if kind == "run":
-            out.update(name=rec.run.display_name, tags=list(rec.run.tags), group=rec.run.run_group)
+            out.update(
+                name=rec.run.display_name,
+                tags=list(rec.run.tags),
+                group=rec.run.run_group,
+                entity=rec.run.entity,
+                project=rec.run.project,
+            )
         elif kind == "exit":
             out["exit_code"] = rec.exit.exit_code
         elif kind == "preempting":
@@ -129,6 +136,7 @@ def test_a_trial_run_carries_name_tags_config_epochs_images_and_final_figures(no
     [path] = run_file(tmp_path, "demo-00001")
     logged, info = summary(path), meta(path)
     assert info["name"] == "multi_gaze-k5" and info["group"] == "demo"
+    assert info["entity"] == "", "no entity given: the account's default, chosen by W&B"
     assert {"study:demo", "family:multi_gaze", "outcome:stopped"} <= set(info["tags"])
     assert logged["config"]["model.num_transformers"] == 5  # dotted keys, as in the study
     assert [row["_step"] for row in logged["history"]] == [1, 2]
@@ -246,10 +254,13 @@ def test_the_study_run_holds_the_leaderboard_table_and_the_plots(no_key, tmp_pat
     from sweeper import report
 
     rep = report.build(write_study(tmp_path))
-    wandb_run.log_study(rep, mode="offline", directory=tmp_path / "study", project="p")
+    wandb_run.log_study(
+        rep, mode="offline", directory=tmp_path / "study", project="p", entity="my-team"
+    )
     [path] = run_file(tmp_path / "study", "fixture-report")
     logged, info = summary(path), meta(path)
     assert info["name"] == "fixture-report" and "study:fixture" in info["tags"]
+    assert (info["entity"], info["project"]) == ("my-team", "p"), "the study's entity, honoured"
     [row] = logged["history"]
     board = nested(row, "leaderboard")
     assert board["_type"] == "table-file" and board["nrows"] == 11

@@ -172,6 +172,32 @@ def test_cli_trains_then_evaluate_reattacks_without_retraining(tiny_trial_dict, 
     assert "is not a directory" in capsys.readouterr().err
 
 
+def test_evaluate_attacks_the_checkpoint_the_figures_came_from_and_says_which(
+    tiny_trial_dict, tmp_path, capsys
+):
+    from trial.run import ListReporter, run_trial
+
+    cfg = TrialConfig.from_dict(tiny_trial_dict)  # 2 epochs
+    result = run_trial(cfg, ListReporter(), checkpoint_dir=tmp_path / "checkpoints")
+    last = tmp_path / "checkpoints" / "epoch_0002"
+    state = json.loads((last / "state.json").read_text())
+    state["best_epoch"] = 1  # as if epoch 1 had the best val/clean_acc (ASHA-stopped or not)
+    (last / "state.json").write_text(json.dumps(state))
+
+    assert main(["--evaluate", str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    record = json.loads(out.strip().splitlines()[-1])
+    assert record["epoch"] == 2, "the default is the model the reported figures came from"
+    assert record[M.CLEAN_ACC] == result.metrics[M.CLEAN_ACC]
+    assert record[M.ADV_ACC] == result.metrics[M.ADV_ACC]
+    assert f"--evaluate: epoch 2 ({last}): the last checkpoint, the model the trial's " in err
+
+    assert main(["--evaluate", str(tmp_path), "--checkpoint", "best"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out.strip().splitlines()[-1])["epoch"] == 1
+    assert "the best checkpoint by val/clean_acc, which need not be the model" in err
+
+
 def test_evaluate_takes_no_training_flags(capsys):
     assert main(["--evaluate", "runs/x", "--model=resnet"]) == 2
     assert "drop --model" in capsys.readouterr().err

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from trial.config import TrialConfig, drop_inapplicable, nest
+from trial.config import TrialConfig, _build, drop_inapplicable, nest
 
 
 def test_defaults_round_trip_through_the_flat_dict():
@@ -69,3 +71,33 @@ def test_drop_inapplicable_keeps_only_the_kinds_fields():
 def test_nest_rejects_conflicting_keys():
     with pytest.raises(ValueError, match="conflicts"):
         nest({"model": 3, "model.kind": "resnet"})
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class _Weights:
+    scale: dict[str, float] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class _Cap:
+    limit: int | None = None
+    sizes: tuple[int, ...] = ()
+
+
+def test_a_field_type_no_coercion_checks_is_an_error_not_a_free_pass():
+    # Before: dict[str, float] fell through `_coerce` and took "anything" silently.
+    with pytest.raises(
+        TypeError,
+        match="config field model.scale of _Weights has type dict\\[str, float\\], which "
+        "TrialConfig.from_dict cannot check.*use bool, int, float, str, a Literal",
+    ):
+        _build(_Weights, {"scale": "anything"}, "model")
+    with pytest.raises(TypeError, match="model.scale of _Weights"):
+        _build(_Weights, {}, "model")  # found whatever the values: the class is the bug
+
+
+def test_an_optional_field_is_checked_as_its_inner_type():
+    assert _build(_Cap, {"limit": "4", "sizes": ["2", 3]}, "x") == _Cap(limit=4, sizes=(2, 3))
+    assert _build(_Cap, {"limit": None}, "x").limit is None
+    with pytest.raises(ValueError, match="x.limit=2.5 must be an integer"):
+        _build(_Cap, {"limit": 2.5}, "x")

@@ -12,6 +12,7 @@ import pytest
 import tensorflow as tf
 
 import models
+from tests.shares import assert_share
 from trial import checkpoint as C
 from trial import evaluation as E
 from trial import metrics as M
@@ -78,7 +79,7 @@ def test_the_evaluation_runs_as_steps_after_the_epochs(stepped):
     assert per_attack == sorted(per_attack, reverse=True), "the cascade only ever lowers it"
     assert final[M.ADV_ACC] == per_attack[-1] < final[M.CLEAN_ACC]
     assert per_attack[0] > 0, "nothing survived PGD: the test exercises no cascade"
-    assert 0.0 <= final[M.original_key("linf", EPS)] <= 1.0
+    assert_share(final[M.original_key("linf", EPS)], final[M.N_TEST], "original protocol")
     assert final[M.N_TEST] == 32 and final[M.ATTACK_BUDGET] == "smoke"
     verdicts = {k: v for k, v in final.items() if k.startswith("check/") and k.count("/") == 1}
     assert set(verdicts) >= {"check/logits", "check/gradients", "check/square_vs_white_box"}

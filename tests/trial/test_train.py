@@ -36,11 +36,36 @@ def test_training_steps_change_every_weight(kind):
     ]
 
 
-def test_auxiliary_heads_add_their_cross_entropies():
+def test_cross_entropy_is_the_mean_negative_log_likelihood():
     logits = tf.constant([[2.0, 0.0], [0.0, 1.0]])
     labels = tf.constant([0, 1])
     expected = np.mean([math.log(1 + math.exp(-2.0)), math.log(1 + math.exp(-1.0))])
     assert float(T.cross_entropy(logits, labels)) == pytest.approx(expected, rel=1e-6)
+
+
+def _nll(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Per-example negative log-likelihood, written out in NumPy."""
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    return -log_p[np.arange(len(labels)), labels]
+
+
+def test_auxiliary_heads_add_their_cross_entropies():
+    rng = np.random.default_rng(0)
+    batch, heads, classes = 3, 4, 5
+    logits = rng.normal(size=(batch, classes)).astype(np.float32)
+    aux = rng.normal(size=(batch, heads, classes)).astype(np.float32) * 3  # every head differs
+    labels = np.array([4, 0, 2])  # every example differs: a head scored on another's label fails
+    trainer = T.Trainer.__new__(T.Trainer)  # loss_terms needs no model beyond its added losses
+    trainer.loss_layers, trainer.model = [], type("NoLosses", (), {"losses": []})()
+    outputs = {"logits": tf.constant(logits), "aux_logits": tf.constant(aux)}
+    terms = trainer.loss_terms(outputs, tf.constant(labels))
+    assert set(terms) == {"ce", "aux"}
+    assert float(terms["ce"]) == pytest.approx(_nll(logits, labels).mean(), rel=1e-5)
+    # Each head's cross-entropy with the example's own label, added over the heads.
+    per_head = [_nll(aux[:, h], labels).mean() for h in range(heads)]
+    assert float(terms["aux"]) == pytest.approx(sum(per_head), rel=1e-5)
+    assert float(terms["aux"]) != pytest.approx(np.mean(per_head), rel=1e-3), "not their mean"
 
 
 def test_the_loss_reports_its_named_terms():

@@ -240,6 +240,16 @@ class Data:
     flips: bool = True
     skipped_fn: Callable[[], int] = dataclasses.field(default=lambda: 0, repr=False)
 
+    def __post_init__(self) -> None:  # an epoch's length is never guessed
+        if isinstance(self.train_size, bool) or not isinstance(self.train_size, int):
+            raise ValueError(f"{self.name}: train_size={self.train_size!r} must be an integer")
+        if self.train_size < 1:
+            raise ValueError(
+                f"{self.name}: the training split holds {self.train_size} examples, so an epoch "
+                "has nothing to train on; check data.train_size and data.val_size (validation "
+                "comes out of the training split) and that the dataset's files are readable"
+            )
+
     @property
     def skipped(self) -> int:
         return int(self.skipped_fn())

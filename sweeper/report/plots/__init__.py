@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import io
+import logging
 from typing import Any
 
 import matplotlib
@@ -22,6 +23,7 @@ from sweeper.report.stats import Best
 from sweeper.report.store import Store
 from sweeper.report.trials import TrialRecord
 
+log = logging.getLogger(__name__)
 PLOTS = (  # report order
     "pareto",  # clean vs adversarial accuracy, front highlighted
     "curves",  # val/clean_acc and val/adv_acc over epochs
@@ -76,13 +78,18 @@ def png(fig: Figure) -> bytes:
 
 
 def render_all(ctx: Context) -> list[Section]:
-    """Every registered plot; a plot that fails says so instead of failing the report."""
+    """Every registered plot; a plot that fails, or whose module cannot even be imported (a
+    missing optional dependency, a syntax error), says so in its own section instead of failing
+    the report."""
     sections = []
     for name in PLOTS:
-        module = importlib.import_module(f"sweeper.report.plots.{name}")
+        title = name
         try:
+            module = importlib.import_module(f"sweeper.report.plots.{name}")
+            title = module.TITLE
             section = module.render(ctx)
-        except Exception as err:  # a broken plot must not cost the leaderboard
-            section = Section(name, module.TITLE, text=f"Could not draw this plot: {err!r}")
+        except Exception as err:  # a broken plot must not cost the leaderboard or other plots
+            log.warning("report plot %r failed (%r); its section says so", name, err)
+            section = Section(name, title, text=f"Could not draw this plot: {err!r}")
         sections.append(section)
     return sections
