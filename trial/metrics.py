@@ -83,8 +83,8 @@ STN_THETA_SATURATION = "stn/theta_saturation"  # share of θ translations with |
 STN_BBOX_EDGE_FRAC = "stn/bbox_edge_frac"  # share of boxes clinging to an image edge
 STN_METRICS = (STN_THETA_SATURATION, STN_BBOX_EDGE_FRAC)
 
-# The sanity checks of the final evaluation (attacks.checks, with the names issue 15 gives them:
-# `unconstrained` was large_eps, `incomplete_optimisation` was more_steps). Each reports
+# The sanity checks of the final evaluation (attacks.checks; since issue 15
+# `unconstrained` replaces large_eps, `incomplete_optimisation` more_steps). Each reports
 # check/<name> (pass | fail) and its numbers check/<name>/<number>, which attacks.checks owns;
 # `<attack>_vs_white_box` is one more check per score-based or transfer attack that runs after a
 # gradient attack.

@@ -30,7 +30,7 @@ def gaze(e: int) -> dict:
 
 
 def final(clean: float, adv: float, checks: dict[str, str] | None = None, **extra) -> dict:
-    checks = checks or {"gradients": "pass", "large_eps": "pass"}
+    checks = checks or {"gradients": "pass", "unconstrained": "pass"}
     return {
         "clean_acc": clean,
         "adv_acc": adv,
@@ -40,7 +40,7 @@ def final(clean: float, adv: float, checks: dict[str, str] | None = None, **extr
         "n_test": N_TEST,
         **{f"check/{k}": v for k, v in checks.items()},
         # the numbers a verdict qualifies, as the attack suite reports them beside it
-        "check/large_eps/acc": 0.05,
+        "check/unconstrained/acc": 0.05,
         "check/gradients/zero_frac": 0.0,
         "checks_passed": int(all(v == "pass" for v in checks.values())),
         "status": "completed",
@@ -114,7 +114,7 @@ TRIALS: dict[str, tuple[dict, list[dict], str, str]] = {
             epoch(2, 0.8, 0.6, **gaze(2)),
             {
                 **epoch(3, 0.88, 0.7, **gaze(3)),
-                **final(0.88, 0.70, {"gradients": "fail", "large_eps": "pass"}),
+                **final(0.88, 0.70, {"gradients": "fail", "unconstrained": "pass"}),
             },
         ],
         "",

@@ -181,7 +181,5 @@ def test_the_names_a_trial_reports_are_the_names_the_sweeper_lets_a_study_rank_b
     assert {k for k in final if not k.startswith("check/")} == expected.final
     assert M.curve_key("linf", 0.05) in expected.final
     ran = {k.split("/")[1] for k in final if k.startswith("check/")}
-    if ran & {"large_eps", "more_steps"}:
-        pytest.xfail(f"checks {sorted(ran)} still carry their names from before issue 15")
     assert ran == expected.checks, "trial.metrics.CHECKS names the checks the evaluation runs"
     assert all(expected.has(k) for k in final), "every number the sweeper may be asked to rank"
