@@ -96,9 +96,10 @@ def apgd_graph(target: Target, norm: str, loss: str):
                 x_adv = tf.where(tf.reshape(wrong & ~fooled, per_example), x, x_adv)
                 fooled = fooled | wrong
             better = loss > loss_best
-            mask = tf.reshape(better, per_example)
-            x_best = tf.where(mask, x, x_best)
-            grad_best = tf.where(mask, grad, grad_best)
+            if not random:  # a random target never goes back to its best point (docstring)
+                mask = tf.reshape(better, per_example)
+                x_best = tf.where(mask, x, x_best)
+                grad_best = tf.where(mask, grad, grad_best)
             loss_best = tf.where(better, loss, loss_best)
             increases += tf.cast(loss > prev_loss, tf.float32)
             prev_loss = loss
@@ -113,7 +114,7 @@ def apgd_graph(target: Target, norm: str, loss: str):
             loss_best_last = tf.where(at, loss_best, loss_best_last)
             mask = tf.reshape(halve, per_example)
             step = tf.where(mask, step / 2.0, step)
-            if not random:  # see the docstring
+            if not random:
                 x = tf.where(mask, x_best, x)
                 grad = tf.where(mask, grad_best, grad)
             increases = tf.where(at, tf.zeros_like(increases), increases)

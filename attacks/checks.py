@@ -104,19 +104,23 @@ def gradient_check(target: Target, images: np.ndarray, labels: np.ndarray) -> Ch
     return Check("gradients", not zero.any() and finite.all(), numbers)
 
 
+def _draw_noise(scores: np.ndarray, draws: int) -> float:
+    """Two standard errors of a mean of per-example scores, each a mean over `draws` draws."""
+    spread = float(np.mean(scores * (1.0 - scores))) if len(scores) else 0.0
+    return 2.0 * math.sqrt(spread / draws / max(len(scores), 1))
+
+
 def _slack(target: Target, scores: np.ndarray) -> float:
-    """How far a robust accuracy over these examples may move by chance: one example, plus two
-    standard errors of the fresh draws behind each score when the target is random."""
+    """How far a robust accuracy over these examples may move by chance: one example, plus the
+    noise of the fresh draws behind each score when the target is random."""
     slack = 1.0 / len(scores)
     if target.random:
-        spread = float(np.mean(scores * (1.0 - scores)))
-        slack += 2.0 * math.sqrt(spread / target.score_draws / len(scores))
+        slack += _draw_noise(scores, target.score_draws)
     return slack
 
 
-def _robust(target: Target, points: np.ndarray, images, labels) -> np.ndarray:
+def _robust(target: Target, points: np.ndarray, labels, clean: np.ndarray) -> np.ndarray:
     """Per-example robust correctness: correct on the clean image and at the attack's point."""
-    clean = target.correctness(images, labels)
     return np.minimum(clean, target.correctness(points, labels))
 
 
@@ -130,7 +134,8 @@ def unconstrained_check(
     eps = UNCONSTRAINED_LINF if norm == "linf" else math.sqrt(dims)
     step = eps / steps  # the default 2.5-5 ε / steps overshoots: sign steps of ≥ 0.5 per pixel
     attack = PGD(target, ThreatModel(norm, eps), steps=steps, step_size=step, seed=seed)
-    robust = _robust(target, attack(images, labels).numpy(), images, labels)
+    clean = target.correctness(images, labels)
+    robust = _robust(target, attack(images, labels).numpy(), labels, clean)
     acc, threshold = float(robust.mean()), _slack(target, robust)
     return Check(
         "unconstrained", acc <= threshold, {"eps": eps, "acc": acc, "threshold": threshold}
@@ -154,9 +159,10 @@ def incomplete_optimisation_check(
     """
     images, labels = np.asarray(images, np.float32), np.asarray(labels, np.int32)
     acc, loss = {}, {}
+    clean = target.correctness(images, labels)  # one clean score for both runs
     for n in (steps, 2 * steps):
         points = PGD(target, threat, steps=n, seed=seed)(images, labels)
-        acc[n] = _robust(target, points.numpy(), images, labels)
+        acc[n] = _robust(target, points.numpy(), labels, clean)
         loss[n] = float(tf.reduce_mean(target.loss_and_hits(points, labels, losses.margin)[0]))
     drop = float(acc[steps].mean() - acc[2 * steps].mean())
     threshold = CONVERGENCE_DROP + _slack(target, acc[2 * steps])
@@ -192,7 +198,7 @@ def silent_success_check(
     """
     images, labels = np.asarray(images, np.float32), np.asarray(labels, np.int32)
     points, seen = PGD(target, threat, steps=steps, seed=seed).run(images, labels)
-    robust = _robust(target, points.numpy(), images, labels)
+    robust = _robust(target, points.numpy(), labels, target.correctness(images, labels))
     silent = seen.numpy() & (robust >= (0.5 if target.random else 1.0))
     share = float(silent.mean())
     threshold = 1.0 / len(labels)
@@ -220,8 +226,7 @@ def black_box_checks(outcome: Outcome, black_box: dict[str, bool], draws: int = 
         drop = float(before.mean() - outcome.after[name].mean())
         threshold = BLACK_BOX_THRESHOLD
         if draws > 1:
-            spread = float(np.mean(before * (1.0 - before)))
-            threshold += 2.0 * math.sqrt(spread / draws / max(len(before), 1))
+            threshold += _draw_noise(before, draws)
         numbers = {"drop": drop, "threshold": threshold}
         checks.append(Check(f"{name}_vs_white_box", drop <= threshold, numbers))
     return checks

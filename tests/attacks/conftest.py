@@ -15,24 +15,32 @@ import pytest
 @pytest.fixture(scope="session")
 def digits():
     """A dense classifier trained on scikit-learn's 8x8 digits, and 256 held-out images."""
-    import keras
+    x, y = digit_images()
+    model = fit_digits_mlp(x[:1500], y[:1500], hidden=32, epochs=30, batch_size=64)
+    return model, x[1500:1756], y[1500:1756]
+
+
+def digit_images():
+    """scikit-learn's 8x8 digits as (N, 8, 8, 1) float32 images in [0, 1], and their labels."""
     from sklearn.datasets import load_digits
 
     data = load_digits()
-    x = (data.images / 16.0).astype(np.float32)[..., None]
-    y = data.target.astype(np.int32)
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential(
-        [
-            keras.Input((8, 8, 1)),
-            keras.layers.Flatten(),
-            keras.layers.Dense(32, activation="relu"),
-            keras.layers.Dense(10),
-        ]
-    )
+    return (data.images / 16.0).astype(np.float32)[..., None], data.target.astype(np.int32)
+
+
+def fit_digits_mlp(x, y, *, hidden: int, epochs: int, batch_size: int, seed: int = 0):
+    """A Keras classifier of 8x8 digits (one ReLU layer of `hidden` units; 0: linear), trained
+    with Adam on logits."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    layers = [keras.Input((8, 8, 1)), keras.layers.Flatten()]
+    if hidden:
+        layers.append(keras.layers.Dense(hidden, activation="relu"))
+    model = keras.Sequential([*layers, keras.layers.Dense(10)])
     model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    model.fit(x[:1500], y[:1500], epochs=30, batch_size=64, verbose=0)
-    return model, x[1500:1756], y[1500:1756]
+    model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=0)
+    return model
 
 
 def mlp_logits(seed: int = 0, pixels: int = 25, classes: int = 4):

@@ -10,7 +10,7 @@ from attacks import PGD, Target, ThreatModel
 from attacks import checks as C
 from attacks.square import Square
 from attacks.suite import cascade
-from tests.attacks.conftest import PixelDropout
+from tests.attacks.conftest import PixelDropout, digit_images, fit_digits_mlp
 
 EPS = 0.06
 
@@ -82,17 +82,9 @@ class Binarised:
 
 @pytest.fixture(scope="module")
 def binarised(digits):
-    import keras
-    from sklearn.datasets import load_digits
-
-    data = load_digits()
-    x = (data.images[:1500] / 16.0 > 0.4).astype(np.float32)[..., None]
-    keras.utils.set_random_seed(1)
-    model = keras.Sequential(
-        [keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(10)]
-    )
-    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    model.fit(x, data.target[:1500], epochs=40, batch_size=64, verbose=0)
+    x, y = digit_images()
+    binary = (x[:1500] > 0.4).astype(np.float32)
+    model = fit_digits_mlp(binary, y[:1500], hidden=0, epochs=40, batch_size=64, seed=1)
     return Target(Binarised(model))
 
 

@@ -15,7 +15,7 @@ import tensorflow as tf
 from attacks import PGD, Target, ThreatModel
 from attacks.config import AttackConfig
 from attacks.suite import build, cascade
-from tests.attacks.conftest import PixelDropout
+from tests.attacks.conftest import PixelDropout, digit_images, fit_digits_mlp
 
 EPS, STEPS, DRAWS = 0.08, 10, 10
 SCORE_DRAWS = 50  # fresh draws behind every accuracy here: the noise is about 0.003
@@ -24,26 +24,12 @@ SCORE_DRAWS = 50  # fresh draws behind every accuracy here: the noise is about 0
 @pytest.fixture(scope="module")
 def random_model():
     """An MLP trained on digits behind a random pixel mask, and masked at inference too."""
-    import keras
-    from sklearn.datasets import load_digits
-
-    data = load_digits()
-    x = (data.images / 16.0).astype(np.float32)[..., None]
-    y = data.target.astype(np.int32)
+    x, y = digit_images()
     rng = np.random.default_rng(0)
     train = np.concatenate([x[:1500]] * 4)
     train = train * (rng.uniform(size=train.shape) < 0.5) * 2.0
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential(
-        [
-            keras.Input((8, 8, 1)),
-            keras.layers.Flatten(),
-            keras.layers.Dense(64, activation="relu"),
-            keras.layers.Dense(10),
-        ]
-    )
-    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    model.fit(train, np.concatenate([y[:1500]] * 4), epochs=15, batch_size=128, verbose=0)
+    labels = np.concatenate([y[:1500]] * 4)
+    model = fit_digits_mlp(train, labels, hidden=64, epochs=15, batch_size=128)
     return PixelDropout(model, seed=5), x[1285:], y[1285:]
 
 
